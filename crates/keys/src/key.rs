@@ -58,8 +58,8 @@ impl FromStr for KeyId {
 }
 
 /// The KMIP lifecycle states of a key.
+/// Closed on purpose: these are KMIP's states (and codes in the key file format).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum KeyState {
     /// Created but not yet usable.
     PreActive,

@@ -1,0 +1,322 @@
+//! Chunk encoder and decoder: compress, encrypt, frame; and back, checking everything.
+#![deny(clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crypta_keys::{Key, KeyError, KeyId, KeyProvider};
+
+use crate::cipher::{DecryptFailure, PreparedKey, padded_len};
+use crate::compress::{compress, decompress};
+use crate::frame::{check_crc, parse_header, write_header};
+use crate::{CompressionError, CompressionOptions, Compressor, Mode, Transformation};
+
+/// How many prepared keys a codec keeps (key schedules are cheap for AES, not for Blowfish).
+const CACHE_CAP: usize = 64;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Prepared keys by (key id, transformation), each remembered with the `Arc<Key>` it was made
+/// from so that a key the provider hands out anew (reloaded, destroyed) is never served stale.
+#[derive(Default)]
+struct KeyCache {
+    map: Mutex<HashMap<CacheKey, CacheEntry>>,
+}
+
+type CacheKey = (KeyId, Transformation);
+type CacheEntry = (Arc<Key>, Arc<PreparedKey>);
+
+impl KeyCache {
+    fn prepared(
+        &self,
+        t: Transformation,
+        key: &Arc<Key>,
+    ) -> Result<Arc<PreparedKey>, CompressionError> {
+        let id = key.id().clone();
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((k, p)) = map.get(&(id.clone(), t))
+            && Arc::ptr_eq(k, key)
+        {
+            return Ok(p.clone());
+        }
+        if key.info.algorithm != t.algorithm {
+            return Err(CompressionError::KeyMismatch {
+                key_id: id,
+                key: key.info.algorithm,
+                chunk: t.algorithm,
+            });
+        }
+        let p = Arc::new(
+            PreparedKey::new(t, key).ok_or_else(|| CompressionError::Key {
+                key_id: id.clone(),
+                source: KeyError::BadMaterial {
+                    key_id: id.clone(),
+                    reason: format!(
+                        "{} bytes of material cannot key {t} at {} bits",
+                        key.material().len(),
+                        key.info.strength
+                    ),
+                },
+            })?,
+        );
+        if map.len() >= CACHE_CAP {
+            map.clear();
+        }
+        map.insert((id, t), (key.clone(), p.clone()));
+        Ok(p)
+    }
+}
+
+/// Turns chunks of plaintext into frames, as a table's compression options say.
+pub struct ChunkEncoder {
+    compressor: Option<Compressor>,
+    transformation: Option<Transformation>,
+    chunk_length: usize,
+    cache: KeyCache,
+}
+
+impl fmt::Debug for ChunkEncoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkEncoder")
+            .field("compressor", &self.compressor)
+            .field("transformation", &self.transformation)
+            .field("chunk_length", &self.chunk_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkEncoder {
+    /// An encoder for `options`.
+    pub fn new(options: &CompressionOptions) -> Self {
+        ChunkEncoder {
+            compressor: options.class.compressor(),
+            transformation: options.encryption.as_ref().map(|e| e.transformation),
+            chunk_length: options.chunk_length(),
+            cache: KeyCache::default(),
+        }
+    }
+
+    /// Plaintext bytes per chunk: callers cut their data into chunks of at most this.
+    pub fn chunk_length(&self) -> usize {
+        self.chunk_length
+    }
+
+    /// Whether frames are encrypted (and `encode` needs a key).
+    pub fn encrypts(&self) -> bool {
+        self.transformation.is_some()
+    }
+
+    /// Appends the frame of one chunk to `out` and returns its length. `key` must be given
+    /// exactly when the encoder encrypts, and be a key of the transformation's algorithm.
+    pub fn encode(
+        &self,
+        plaintext: &[u8],
+        key: Option<&Arc<Key>>,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, CompressionError> {
+        if plaintext.len() > self.chunk_length {
+            return Err(CompressionError::ChunkTooLarge {
+                declared: plaintext.len(),
+                max: self.chunk_length,
+            });
+        }
+        let start = out.len();
+        let prepared = match (self.transformation, key) {
+            (Some(t), Some(k)) => Some((t, k, self.cache.prepared(t, k)?)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(CompressionError::KeyRequired(
+                    "this codec encrypts: a key is required",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(CompressionError::KeyRequired(
+                    "this codec does not encrypt: no key may be given",
+                ));
+            }
+        };
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            scratch.clear();
+            // Compress, keeping the compressed form only if it is smaller.
+            let (compressor, body): (Option<Compressor>, &[u8]) = match self.compressor {
+                Some(c) => {
+                    compress(c, plaintext, &mut scratch)?;
+                    if scratch.len() < plaintext.len() {
+                        (Some(c), scratch.as_slice())
+                    } else {
+                        (None, plaintext)
+                    }
+                }
+                None => (None, plaintext),
+            };
+            match prepared {
+                None => {
+                    write_header(
+                        out,
+                        compressor,
+                        None,
+                        plaintext.len(),
+                        body.len(),
+                        None,
+                        &[],
+                    )?;
+                    out.extend_from_slice(body);
+                }
+                Some((t, key, p)) => {
+                    let mut iv = [0u8; 16];
+                    let iv = iv.get_mut(..t.iv_len()).unwrap_or_default();
+                    getrandom::fill(iv).map_err(|e| CompressionError::Rng(e.to_string()))?;
+                    let payload_len = match t.mode {
+                        Mode::Gcm => body.len() + 16,
+                        Mode::Ecb | Mode::Cbc => padded_len(body.len(), t.algorithm.block_size()),
+                    };
+                    write_header(
+                        out,
+                        compressor,
+                        Some(t),
+                        plaintext.len(),
+                        payload_len,
+                        Some(key.id()),
+                        iv,
+                    )?;
+                    let header_end = out.len();
+                    let aad = out.get(start..header_end).unwrap_or_default().to_vec();
+                    p.encrypt(t.mode, iv, &aad, body, out).map_err(|e| {
+                        CompressionError::Compress {
+                            reason: format!("encryption with key {} failed: {e:?}", key.id()),
+                        }
+                    })?;
+                    debug_assert_eq!(out.len() - header_end, payload_len);
+                }
+            }
+            let crc = crc32fast::hash(out.get(start..).unwrap_or_default());
+            out.extend_from_slice(&crc.to_le_bytes());
+            Ok(out.len() - start)
+        })
+    }
+}
+
+/// Turns frames back into plaintext, checking the CRC before anything else, then the key,
+/// the cipher (padding or GCM tag) and the decompressed length.
+pub struct ChunkDecoder {
+    max_plaintext: usize,
+    cache: KeyCache,
+}
+
+impl fmt::Debug for ChunkDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkDecoder")
+            .field("max_plaintext", &self.max_plaintext)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkDecoder {
+    /// A decoder for frames of at most `max_plaintext` bytes of plaintext (the chunk length
+    /// of the file they come from). It never allocates more than that for a frame.
+    pub fn new(max_plaintext: usize) -> Self {
+        ChunkDecoder {
+            max_plaintext,
+            cache: KeyCache::default(),
+        }
+    }
+
+    /// Decodes the frame at the start of `buf`, appending its plaintext to `out`; returns the
+    /// frame's length (more frames may follow it in `buf`). Encrypted frames get their key
+    /// from `keys` by the id they carry.
+    pub fn decode(
+        &self,
+        buf: &[u8],
+        keys: Option<&dyn KeyProvider>,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, CompressionError> {
+        let h = parse_header(buf, self.max_plaintext)?;
+        check_crc(buf, &h)?;
+        let payload = buf
+            .get(h.payload_offset..h.payload_offset + h.payload_len)
+            .unwrap_or_default();
+        let start = out.len();
+        let result = SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            scratch.clear();
+            let body: &[u8] = match (&h.transformation, &h.key_id) {
+                (Some(t), Some(id)) => {
+                    let keys = keys.ok_or(CompressionError::KeyRequired(
+                        "the chunk is encrypted but no key provider was given",
+                    ))?;
+                    let key = keys.key_by_id(id).map_err(|source| CompressionError::Key {
+                        key_id: id.clone(),
+                        source,
+                    })?;
+                    let p = self.cache.prepared(*t, &key)?;
+                    let iv = buf
+                        .get(h.iv_offset..h.iv_offset + h.iv_len)
+                        .unwrap_or_default();
+                    let aad = buf.get(..h.payload_offset).unwrap_or_default();
+                    let target: &mut Vec<u8> = if h.compressor.is_some() {
+                        &mut scratch
+                    } else {
+                        &mut *out
+                    };
+                    p.decrypt(t.mode, iv, aad, payload, target)
+                        .map_err(|e| match e {
+                            DecryptFailure::Tag => {
+                                CompressionError::AuthenticationFailed { key_id: id.clone() }
+                            }
+                            DecryptFailure::Padding => CompressionError::DecryptFailed {
+                                key_id: id.clone(),
+                                reason: "invalid padding",
+                            },
+                            DecryptFailure::Length(what) => CompressionError::DecryptFailed {
+                                key_id: id.clone(),
+                                reason: what,
+                            },
+                        })?;
+                    if h.compressor.is_some() {
+                        scratch.as_slice()
+                    } else {
+                        &[]
+                    }
+                }
+                _ => {
+                    if h.compressor.is_none() {
+                        out.extend_from_slice(payload);
+                    }
+                    payload
+                }
+            };
+            match h.compressor {
+                Some(c) => decompress(c, body, h.plaintext_len, out)?,
+                None => {
+                    let got = out.len() - start;
+                    if got != h.plaintext_len {
+                        return Err(CompressionError::Malformed {
+                            reason: format!(
+                                "chunk holds {got} bytes of plaintext, its header declares {}",
+                                h.plaintext_len
+                            ),
+                        });
+                    }
+                }
+            }
+            Ok(h.frame_len())
+        });
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+/// The id of the key a frame was encrypted with (`None` for a plaintext frame), read from
+/// its header without decrypting anything. The frame's CRC is checked.
+pub fn frame_key_id(buf: &[u8], max_plaintext: usize) -> Result<Option<KeyId>, CompressionError> {
+    let h = parse_header(buf, max_plaintext)?;
+    check_crc(buf, &h)?;
+    Ok(h.key_id)
+}

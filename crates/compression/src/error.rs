@@ -1,0 +1,129 @@
+//! The error type of this crate.
+
+use crypta_keys::{Algorithm, KeyError, KeyId};
+
+/// What went wrong parsing options, encoding or decoding a chunk. Never contains key material.
+///
+/// Decoding errors say what is wrong with the frame; the crate that read the frame from a file
+/// wraps them with the file and offset.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompressionError {
+    /// A compression option has a value crypta cannot use.
+    #[error("invalid value {value:?} for compression option '{option}': {reason}")]
+    InvalidOption {
+        /// The option's name.
+        option: String,
+        /// The value given.
+        value: String,
+        /// Why it is refused and what is valid.
+        reason: String,
+    },
+
+    /// A compression option crypta does not know.
+    #[error("unknown compression option '{option}' (known: {known})")]
+    UnknownOption {
+        /// The option's name.
+        option: String,
+        /// The options that are known.
+        known: &'static str,
+    },
+
+    /// A required option is missing.
+    #[error("compression option '{option}' is required {when}")]
+    MissingOption {
+        /// The option's name.
+        option: &'static str,
+        /// When it is required.
+        when: &'static str,
+    },
+
+    /// The frame's checksum does not match its bytes.
+    #[error("chunk checksum mismatch: stored {stored:08x}, computed {computed:08x}")]
+    ChecksumMismatch {
+        /// The CRC32 stored in the frame.
+        stored: u32,
+        /// The CRC32 of the bytes read.
+        computed: u32,
+    },
+
+    /// The frame is malformed (bad lengths, unknown codes, truncated, ...).
+    #[error("malformed chunk frame: {reason}")]
+    Malformed {
+        /// What is wrong, with the offset within the frame where known.
+        reason: String,
+    },
+
+    /// A frame of a format version this build cannot read.
+    #[error("unsupported chunk frame version {0} (this build reads version 1)")]
+    UnsupportedVersion(u8),
+
+    /// A chunk declares more plaintext than the file's chunk length allows.
+    #[error("chunk declares {declared} bytes of plaintext, more than the {max} its file allows")]
+    ChunkTooLarge {
+        /// What the frame declares.
+        declared: usize,
+        /// The file's chunk length.
+        max: usize,
+    },
+
+    /// The key a chunk needs could not be had.
+    #[error("chunk needs key {key_id}: {source}")]
+    Key {
+        /// The key the chunk was encrypted with.
+        key_id: KeyId,
+        /// Why it is unavailable.
+        #[source]
+        source: KeyError,
+    },
+
+    /// Encryption was asked for without a key, or a key was given to a plain codec.
+    #[error("{0}")]
+    KeyRequired(&'static str),
+
+    /// The key is for another cipher than the chunk's.
+    #[error("key {key_id} is a {key} key but the chunk was encrypted with {chunk}")]
+    KeyMismatch {
+        /// The key.
+        key_id: KeyId,
+        /// The key's algorithm.
+        key: Algorithm,
+        /// The chunk's algorithm.
+        chunk: Algorithm,
+    },
+
+    /// Decryption produced garbage (bad padding): the wrong key, or corruption the checksum
+    /// could not see.
+    #[error("cannot decrypt chunk with key {key_id}: {reason} (wrong key or corrupt data)")]
+    DecryptFailed {
+        /// The key used.
+        key_id: KeyId,
+        /// What failed.
+        reason: &'static str,
+    },
+
+    /// The GCM tag did not verify: the data was altered or the key is wrong.
+    #[error("chunk failed authentication with key {key_id}: altered data or wrong key")]
+    AuthenticationFailed {
+        /// The key used.
+        key_id: KeyId,
+    },
+
+    /// The compressed payload is not valid or does not inflate to the declared length.
+    #[error("cannot decompress chunk: {reason}")]
+    Decompress {
+        /// What failed.
+        reason: String,
+    },
+
+    /// Compression failed.
+    #[error("cannot compress chunk: {reason}")]
+    Compress {
+        /// What failed.
+        reason: String,
+    },
+
+    /// The operating system's random number generator failed.
+    #[error("the OS random number generator failed: {0}")]
+    Rng(String),
+}
