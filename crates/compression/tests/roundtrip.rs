@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on errors"
+)]
+
 //! Every codec class with every transformation and strength: frames decode to what was
 //! encoded, carry the key id, and every corruption is an error.
 
