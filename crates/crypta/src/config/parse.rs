@@ -1,0 +1,214 @@
+//! Walking the YAML mapping of `crypta.yaml`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crypta_compression::{CodecClass, CompressionOptions};
+use serde_yaml::{Mapping, Value};
+
+use super::{Config, ConfigError, SyncMode, SystemInfoEncryption};
+
+/// A scalar as text: strings as they are, numbers and booleans printed.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    base: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn text(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
+        scalar(v).ok_or_else(|| self.invalid(key, "expected a single value"))
+    }
+
+    fn dir(&self, key: &str, v: &Value) -> Result<PathBuf, ConfigError> {
+        let s = match v {
+            Value::Sequence(items) => match items.as_slice() {
+                [one] => self.text(key, one)?,
+                _ => return Err(self.invalid(key, "crypta uses exactly one data directory")),
+            },
+            other => self.text(key, other)?,
+        };
+        if s.is_empty() {
+            return Err(self.invalid(key, "expected a directory"));
+        }
+        Ok(self.base.join(s))
+    }
+
+    fn number(&self, key: &str, v: &Value, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let s = self.text(key, v)?;
+        match s.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.invalid(
+                key,
+                format!("expected a whole number from {min} to {max}, got {s:?}"),
+            )),
+        }
+    }
+
+    fn boolean(&self, key: &str, v: &Value) -> Result<bool, ConfigError> {
+        match self.text(key, v)?.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(self.invalid(key, format!("expected true or false, got {other:?}"))),
+        }
+    }
+}
+
+pub(super) fn from_mapping(map: &Mapping, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+    let cx = Ctx { path, base };
+    let mut c = Config::embedded_default(base);
+    c.data_directory = base.join("data");
+    for (k, v) in map {
+        let Some(key) = k.as_str() else {
+            return Err(cx.invalid(&format!("{k:?}"), "keys must be strings"));
+        };
+        match key {
+            "data_file_directories" => c.data_directory = cx.dir(key, v)?,
+            "commitlog_directory" => c.commitlog_directory = cx.dir(key, v)?,
+            "hints_directory" => c.hints_directory = cx.dir(key, v)?,
+            "system_key_directory" => c.system_key_directory = cx.dir(key, v)?,
+            "commitlog_sync" => {
+                c.commitlog_sync = match cx.text(key, v)?.to_ascii_lowercase().as_str() {
+                    "periodic" => SyncMode::Periodic,
+                    "batch" => SyncMode::Batch,
+                    "group" => SyncMode::Group,
+                    other => {
+                        return Err(cx.invalid(
+                            key,
+                            format!("expected periodic, batch or group, got {other:?}"),
+                        ));
+                    }
+                }
+            }
+            "commitlog_sync_period_in_ms" => {
+                c.commitlog_sync_period = Duration::from_millis(cx.number(key, v, 1, 3_600_000)?)
+            }
+            "commitlog_sync_group_window_in_ms" => {
+                c.commitlog_sync_group_window = Duration::from_millis(cx.number(key, v, 1, 60_000)?)
+            }
+            "commitlog_sync_batch_window_in_ms" => {} // accepted and ignored, as Cassandra 4 does
+            "commitlog_segment_size_in_mb" => {
+                c.commitlog_segment_size_mb =
+                    u32::try_from(cx.number(key, v, 1, 2048)?).unwrap_or(32)
+            }
+            "memtable_size_mb" => {
+                c.memtable_size_mb = u32::try_from(cx.number(key, v, 1, 65_536)?).unwrap_or(64)
+            }
+            "max_hint_window_in_ms" => {
+                c.max_hint_window =
+                    Duration::from_millis(cx.number(key, v, 0, u64::from(u32::MAX))?)
+            }
+            "system_info_encryption" => c.system_info_encryption = system_info(&cx, v)?,
+            "kmip_hosts" => c.kmip_hosts = kmip_hosts(&cx, v)?,
+            other => c
+                .warnings
+                .push(format!("{}: unknown key '{other}' ignored", path.display())),
+        }
+    }
+    if let Some(e) = c.system_encryption()
+        && let crypta_compression::KeyProviderChoice::Kmip { group } = &e.key_provider
+        && !c.kmip_hosts.contains_key(group)
+    {
+        return Err(cx.invalid(
+            "system_info_encryption.kmip_host",
+            format!("no group '{group}' under kmip_hosts"),
+        ));
+    }
+    for w in &c.warnings {
+        log::warn!("{w}");
+    }
+    Ok(c)
+}
+
+fn system_info(cx: &Ctx<'_>, v: &Value) -> Result<SystemInfoEncryption, ConfigError> {
+    let section = "system_info_encryption";
+    let Value::Mapping(m) = v else {
+        return Err(cx.invalid(
+            section,
+            "expected a mapping (enabled, cipher_algorithm, ...)",
+        ));
+    };
+    let mut enabled = false;
+    let mut opts: BTreeMap<String, String> = BTreeMap::new();
+    opts.insert("class".into(), "Encryptor".into());
+    for (k, v) in m {
+        let key = k.as_str().unwrap_or_default();
+        let dotted = format!("{section}.{key}");
+        match key {
+            "enabled" => enabled = cx.boolean(&dotted, v)?,
+            "cipher_algorithm"
+            | "secret_key_strength"
+            | "chunk_length_kb"
+            | "key_provider"
+            | "kmip_host"
+            | "key_keyspace" => {
+                opts.insert(key.to_string(), cx.text(&dotted, v)?);
+            }
+            other => {
+                return Err(cx.invalid(
+                    &format!("{section}.{other}"),
+                    "unknown key (known: enabled, cipher_algorithm, secret_key_strength, chunk_length_kb, key_provider, kmip_host)",
+                ));
+            }
+        }
+    }
+    let options = CompressionOptions::parse(&opts).map_err(|e| {
+        let key = match &e {
+            crypta_compression::CompressionError::InvalidOption { option, .. } => option.clone(),
+            crypta_compression::CompressionError::MissingOption { option, .. } => {
+                option.to_string()
+            }
+            _ => String::new(),
+        };
+        cx.invalid(&format!("{section}.{key}"), e.to_string())
+    })?;
+    debug_assert_eq!(options.class, CodecClass::Encryptor);
+    Ok(SystemInfoEncryption { enabled, options })
+}
+
+fn kmip_hosts(cx: &Ctx<'_>, v: &Value) -> Result<BTreeMap<String, Mapping>, ConfigError> {
+    let Value::Mapping(m) = v else {
+        if v.is_null() {
+            return Ok(BTreeMap::new());
+        }
+        return Err(cx.invalid(
+            "kmip_hosts",
+            "expected a mapping of group names to their settings",
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        let group = k.as_str().unwrap_or_default().to_string();
+        let Value::Mapping(g) = v else {
+            return Err(cx.invalid(
+                &format!("kmip_hosts.{group}"),
+                "expected hosts, keystore_path, ...",
+            ));
+        };
+        if !g.contains_key("hosts") {
+            return Err(cx.invalid(
+                &format!("kmip_hosts.{group}.hosts"),
+                "required: comma-separated host[:port] list",
+            ));
+        }
+        out.insert(group, g.clone());
+    }
+    Ok(out)
+}

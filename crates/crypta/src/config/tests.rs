@@ -1,0 +1,107 @@
+use super::*;
+
+fn parse(y: &str) -> Result<Config, ConfigError> {
+    Config::parse(
+        y,
+        Path::new("/etc/crypta/crypta.yaml"),
+        Path::new("/etc/crypta"),
+    )
+}
+
+#[test]
+fn hcd_sections_paste_as_they_are() {
+    let c = parse(
+        r#"
+data_file_directories:
+    - /var/lib/crypta/data
+commitlog_directory: /var/lib/crypta/commitlog
+commitlog_sync: periodic
+commitlog_sync_period_in_ms: 10000
+system_info_encryption:
+  enabled: true
+  cipher_algorithm: AES
+  secret_key_strength: 128
+  key_provider: KmipKeyProviderFactory
+  kmip_host: kmipgroup1
+  chunk_length_kb: 64
+kmip_hosts:
+    kmipgroup1:
+        hosts: kmip1.yourdomain.com, kmip2.yourdomain.com
+        keystore_path: pathto/keystore.jks
+        keystore_type: jks
+        keystore_password: password
+        truststore_path: pathto/truststore.jks
+        truststore_type: jks
+        truststore_password: password
+        key_cache_millis: 300000
+        timeout: 1000
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.data_directory, PathBuf::from("/var/lib/crypta/data"));
+    assert_eq!(c.hints_directory, PathBuf::from("/etc/crypta/hints"));
+    assert_eq!(c.commitlog_sync, SyncMode::Periodic);
+    let e = c.system_encryption().unwrap();
+    assert_eq!(e.transformation.to_string(), "AES/CBC/PKCS5Padding");
+    assert!(c.kmip_hosts.contains_key("kmipgroup1"));
+    assert!(c.warnings.is_empty());
+}
+
+#[test]
+fn unknown_keys_warn_and_bad_values_name_the_key() {
+    let c = parse("commitlog_sync: batch\nnum_tokens: 256\n").unwrap();
+    assert_eq!(c.warnings.len(), 1);
+    assert!(c.warnings[0].contains("num_tokens"));
+
+    for (y, key) in [
+        ("commitlog_sync: sometimes", "commitlog_sync"),
+        (
+            "commitlog_sync_period_in_ms: -5",
+            "commitlog_sync_period_in_ms",
+        ),
+        ("memtable_size_mb: lots", "memtable_size_mb"),
+        (
+            "system_info_encryption:\n  enabled: yes-ish",
+            "system_info_encryption.enabled",
+        ),
+        (
+            "system_info_encryption:\n  enabled: true\n  secret_key_strength: 100",
+            "system_info_encryption.secret_key_strength",
+        ),
+        (
+            "system_info_encryption:\n  enabled: true\n  cipher_algorithm: AES/CTR/NoPadding",
+            "system_info_encryption.cipher_algorithm",
+        ),
+        (
+            "system_info_encryption:\n  enabled: true\n  key_provider: KmipKeyProviderFactory\n  kmip_host: nope",
+            "system_info_encryption.kmip_host",
+        ),
+        (
+            "system_info_encryption:\n  colour: blue",
+            "system_info_encryption.colour",
+        ),
+        (
+            "kmip_hosts:\n  g1:\n    keystore_path: x",
+            "kmip_hosts.g1.hosts",
+        ),
+        ("data_file_directories: [a, b]", "data_file_directories"),
+    ] {
+        let err = parse(y).unwrap_err().to_string();
+        assert!(err.contains(&format!("'{key}'")), "{y}: {err}");
+        assert!(err.contains("/etc/crypta/crypta.yaml"), "{err}");
+    }
+    assert!(matches!(parse("- a\n- b"), Err(ConfigError::Syntax { .. })));
+}
+
+#[test]
+fn init_yaml_parses_to_the_embedded_default() {
+    let dir = Path::new("/srv/crypta");
+    let c = parse(&Config::init_yaml(dir)).unwrap();
+    let mut d = Config::embedded_default(dir);
+    d.commitlog_sync_period = c.commitlog_sync_period;
+    assert_eq!(c, d);
+    assert_eq!(
+        c.local_key_file(),
+        PathBuf::from("/srv/crypta/keys/system_key")
+    );
+}

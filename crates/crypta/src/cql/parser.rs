@@ -1,0 +1,511 @@
+//! Recursive-descent parser for the statements in [`Statement`].
+#![deny(clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+
+use super::lexer::{Tok, Token, tokenize};
+use super::{CqlError, Statement};
+
+const RESERVED: &[&str] = &[
+    "add",
+    "allow",
+    "alter",
+    "and",
+    "apply",
+    "asc",
+    "authorize",
+    "batch",
+    "begin",
+    "by",
+    "columnfamily",
+    "create",
+    "delete",
+    "desc",
+    "describe",
+    "drop",
+    "entries",
+    "execute",
+    "from",
+    "full",
+    "grant",
+    "if",
+    "in",
+    "index",
+    "infinity",
+    "insert",
+    "into",
+    "keyspace",
+    "limit",
+    "modify",
+    "nan",
+    "norecursive",
+    "not",
+    "null",
+    "of",
+    "on",
+    "or",
+    "order",
+    "primary",
+    "rename",
+    "revoke",
+    "schema",
+    "select",
+    "set",
+    "table",
+    "to",
+    "token",
+    "truncate",
+    "unlogged",
+    "update",
+    "use",
+    "using",
+    "where",
+    "with",
+];
+
+/// CQL types a column may have. crypta stores bytes; the type is kept for `DESC`.
+const TYPES: &[&str] = &[
+    "ascii",
+    "bigint",
+    "blob",
+    "boolean",
+    "date",
+    "decimal",
+    "double",
+    "float",
+    "inet",
+    "int",
+    "smallint",
+    "text",
+    "time",
+    "timestamp",
+    "timeuuid",
+    "tinyint",
+    "uuid",
+    "varchar",
+    "varint",
+];
+
+pub(super) fn is_reserved(id: &str) -> bool {
+    RESERVED.contains(&id)
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    at: usize,
+}
+
+/// Parses one statement (a trailing `;` is optional).
+pub fn parse(src: &str) -> Result<Statement, CqlError> {
+    let mut p = Parser {
+        src,
+        toks: tokenize(src)?,
+        at: 0,
+    };
+    let stmt = p.statement()?;
+    p.eat_punct(';');
+    if !matches!(p.peek().kind, Tok::End) {
+        return Err(p.error("unexpected text after the end of the statement"));
+    }
+    Ok(stmt)
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Token {
+        // tokenize always ends with End, and `advance` never moves past it.
+        self.toks
+            .get(self.at)
+            .or_else(|| self.toks.last())
+            .unwrap_or(&Token {
+                kind: Tok::End,
+                pos: 0,
+            })
+    }
+
+    fn advance(&mut self) -> Token {
+        let t = self.peek().clone();
+        if !matches!(t.kind, Tok::End) {
+            self.at += 1;
+        }
+        t
+    }
+
+    fn error(&self, message: &str) -> CqlError {
+        let t = self.peek();
+        let found = match &t.kind {
+            Tok::End => "end of input".to_string(),
+            Tok::Ident { text, .. } => format!("'{text}'"),
+            Tok::Str(s) => format!("string '{s}'"),
+            Tok::Number(n) => format!("number {n}"),
+            Tok::Punct(c) => format!("'{c}'"),
+        };
+        CqlError::at(self.src, t.pos, &format!("{message}, found {found}"))
+    }
+
+    fn is_keyword(&self, kw: &str) -> bool {
+        matches!(&self.peek().kind, Tok::Ident { text, quoted: false } if text.eq_ignore_ascii_case(kw))
+    }
+
+    fn eat_keyword(&mut self, kw: &str) -> bool {
+        if self.is_keyword(kw) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn keyword(&mut self, kw: &str) -> Result<(), CqlError> {
+        if self.eat_keyword(kw) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected {}", kw.to_uppercase())))
+        }
+    }
+
+    fn eat_punct(&mut self, c: char) -> bool {
+        if self.peek().kind == Tok::Punct(c) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn punct(&mut self, c: char) -> Result<(), CqlError> {
+        if self.eat_punct(c) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected '{c}'")))
+        }
+    }
+
+    /// An identifier: unquoted ones are case-insensitive (lowercased), quoted ones exact.
+    fn ident(&mut self, what: &str) -> Result<String, CqlError> {
+        match &self.peek().kind {
+            Tok::Ident { text, quoted: true } => {
+                let t = text.clone();
+                self.advance();
+                Ok(t)
+            }
+            Tok::Ident {
+                text,
+                quoted: false,
+            } if !is_reserved(&text.to_ascii_lowercase()) => {
+                let t = text.to_ascii_lowercase();
+                self.advance();
+                Ok(t)
+            }
+            _ => Err(self.error(&format!("expected {what}"))),
+        }
+    }
+
+    /// `ks.t`; the keyspace is required (crypta has no `USE`).
+    fn qualified_table(&mut self) -> Result<(String, String), CqlError> {
+        let first = self.ident("a keyspace name")?;
+        if !self.eat_punct('.') {
+            return Err(self.error("expected '.' and a table name: write keyspace.table"));
+        }
+        let table = self.ident("a table name")?;
+        Ok((first, table))
+    }
+
+    fn if_not_exists(&mut self) -> Result<bool, CqlError> {
+        if self.eat_keyword("if") {
+            self.keyword("not")?;
+            self.keyword("exists")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn if_exists(&mut self) -> Result<bool, CqlError> {
+        if self.eat_keyword("if") {
+            self.keyword("exists")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement, CqlError> {
+        if self.eat_keyword("create") {
+            if self.eat_keyword("keyspace") || self.eat_keyword("schema") {
+                self.create_keyspace()
+            } else if self.eat_keyword("table") || self.eat_keyword("columnfamily") {
+                self.create_table()
+            } else {
+                Err(self.error("expected KEYSPACE or TABLE after CREATE"))
+            }
+        } else if self.eat_keyword("alter") {
+            if !(self.eat_keyword("table") || self.eat_keyword("columnfamily")) {
+                return Err(
+                    self.error("expected TABLE after ALTER (crypta alters table compression only)")
+                );
+            }
+            let (keyspace, table) = self.qualified_table()?;
+            self.keyword("with")?;
+            let compression = self
+                .table_properties()?
+                .ok_or_else(|| self.error("expected compression = {...}"))?;
+            Ok(Statement::AlterTable {
+                keyspace,
+                table,
+                compression,
+            })
+        } else if self.eat_keyword("drop") {
+            if self.eat_keyword("table") || self.eat_keyword("columnfamily") {
+                let if_exists = self.if_exists()?;
+                let (keyspace, table) = self.qualified_table()?;
+                Ok(Statement::DropTable {
+                    keyspace,
+                    table,
+                    if_exists,
+                })
+            } else if self.eat_keyword("keyspace") || self.eat_keyword("schema") {
+                let if_exists = self.if_exists()?;
+                let name = self.ident("a keyspace name")?;
+                Ok(Statement::DropKeyspace { name, if_exists })
+            } else {
+                Err(self.error("expected TABLE or KEYSPACE after DROP"))
+            }
+        } else if self.eat_keyword("desc") || self.eat_keyword("describe") {
+            if self.eat_keyword("keyspaces") {
+                Ok(Statement::DescribeKeyspaces)
+            } else if self.eat_keyword("tables") {
+                Ok(Statement::DescribeTables)
+            } else if self.eat_keyword("keyspace") || self.eat_keyword("schema") {
+                Ok(Statement::DescribeKeyspace(self.ident("a keyspace name")?))
+            } else if self.eat_keyword("table") || self.eat_keyword("columnfamily") {
+                let (keyspace, table) = self.qualified_table()?;
+                Ok(Statement::DescribeTable { keyspace, table })
+            } else {
+                Err(self.error("expected KEYSPACE, TABLE, KEYSPACES or TABLES after DESC"))
+            }
+        } else {
+            Err(self.error(
+                "expected CREATE, ALTER, DROP or DESC (crypta cql runs schema statements; use crypta put/get/scan for data)",
+            ))
+        }
+    }
+
+    fn create_keyspace(&mut self) -> Result<Statement, CqlError> {
+        let if_not_exists = self.if_not_exists()?;
+        let name = self.ident("a keyspace name")?;
+        self.keyword("with")?;
+        let mut replication = None;
+        let mut durable_writes = None;
+        loop {
+            let at = self.peek().pos;
+            let prop = self.ident("a keyspace property")?;
+            self.punct('=')?;
+            match prop.as_str() {
+                "replication" => replication = Some(self.map()?),
+                "durable_writes" => {
+                    durable_writes = Some(if self.eat_keyword("true") {
+                        true
+                    } else if self.eat_keyword("false") {
+                        false
+                    } else {
+                        return Err(self.error("expected true or false"));
+                    })
+                }
+                other => {
+                    return Err(CqlError::at(
+                        self.src,
+                        at,
+                        &format!(
+                            "unknown keyspace property '{other}' (known: replication, durable_writes)"
+                        ),
+                    ));
+                }
+            }
+            if !self.eat_keyword("and") {
+                break;
+            }
+        }
+        let replication =
+            replication.ok_or_else(|| self.error("CREATE KEYSPACE needs replication = {...}"))?;
+        if !replication.contains_key("class") {
+            return Err(self.error("the replication map needs a 'class'"));
+        }
+        Ok(Statement::CreateKeyspace {
+            name,
+            if_not_exists,
+            replication,
+            durable_writes,
+        })
+    }
+
+    fn create_table(&mut self) -> Result<Statement, CqlError> {
+        let if_not_exists = self.if_not_exists()?;
+        let (keyspace, table) = self.qualified_table()?;
+        let open = self.peek().pos;
+        self.punct('(')?;
+        let mut columns: Vec<(String, String, usize)> = Vec::new();
+        let mut primary: Option<(String, usize)> = None;
+        loop {
+            let at = self.peek().pos;
+            if self.eat_keyword("primary") {
+                self.keyword("key")?;
+                self.punct('(')?;
+                let k = self.ident("the primary key column")?;
+                if self.peek().kind == Tok::Punct(',') || self.peek().kind == Tok::Punct('(') {
+                    return Err(self.error(
+                        "crypta tables have a single-column primary key (one key column, one value column)",
+                    ));
+                }
+                self.punct(')')?;
+                if primary.replace((k, at)).is_some() {
+                    return Err(CqlError::at(self.src, at, "the primary key is given twice"));
+                }
+            } else {
+                let name = self.ident("a column name")?;
+                let ty_at = self.peek().pos;
+                let ty = self.ident("a column type")?;
+                if !TYPES.contains(&ty.as_str()) {
+                    return Err(CqlError::at(
+                        self.src,
+                        ty_at,
+                        &format!(
+                            "unsupported column type '{ty}' (crypta columns are scalar: {})",
+                            TYPES.join(", ")
+                        ),
+                    ));
+                }
+                if self.eat_keyword("primary") {
+                    self.keyword("key")?;
+                    if primary.replace((name.clone(), at)).is_some() {
+                        return Err(CqlError::at(self.src, at, "the primary key is given twice"));
+                    }
+                }
+                columns.push((name, ty, at));
+            }
+            if !self.eat_punct(',') {
+                break;
+            }
+        }
+        self.punct(')')?;
+        let (pk, pk_at) =
+            primary.ok_or_else(|| CqlError::at(self.src, open, "the table needs a PRIMARY KEY"))?;
+        if columns.len() != 2 {
+            return Err(CqlError::at(
+                self.src,
+                open,
+                &format!(
+                    "crypta tables have exactly two columns, a key and a value; found {}",
+                    columns.len()
+                ),
+            ));
+        }
+        let key_index = columns
+            .iter()
+            .position(|(n, _, _)| *n == pk)
+            .ok_or_else(|| {
+                CqlError::at(
+                    self.src,
+                    pk_at,
+                    &format!("primary key column '{pk}' is not defined"),
+                )
+            })?;
+        if columns.iter().filter(|(n, _, _)| *n == pk).count() > 1 {
+            return Err(CqlError::at(
+                self.src,
+                pk_at,
+                &format!("column '{pk}' is defined twice"),
+            ));
+        }
+        let key = columns.remove(key_index);
+        let value = columns.remove(0);
+        let compression = if self.eat_keyword("with") {
+            self.table_properties()?
+        } else {
+            None
+        };
+        Ok(Statement::CreateTable {
+            keyspace,
+            table,
+            if_not_exists,
+            key: (key.0, key.1),
+            value: (value.0, value.1),
+            compression,
+        })
+    }
+
+    /// `compression = {...} [AND ...]`; returns the compression map.
+    fn table_properties(&mut self) -> Result<Option<BTreeMap<String, String>>, CqlError> {
+        let mut compression = None;
+        loop {
+            let at = self.peek().pos;
+            let prop = self.ident("a table property")?;
+            self.punct('=')?;
+            match prop.as_str() {
+                "compression" => {
+                    if compression.replace(self.map()?).is_some() {
+                        return Err(CqlError::at(self.src, at, "compression is given twice"));
+                    }
+                }
+                other => {
+                    return Err(CqlError::at(
+                        self.src,
+                        at,
+                        &format!(
+                            "table property '{other}' is not supported by crypta (only compression)"
+                        ),
+                    ));
+                }
+            }
+            if !self.eat_keyword("and") {
+                break;
+            }
+        }
+        Ok(compression)
+    }
+
+    /// `{'k': 'v', 'n': 128, 'b': true}`; every value is kept as its text.
+    fn map(&mut self) -> Result<BTreeMap<String, String>, CqlError> {
+        self.punct('{')?;
+        let mut map = BTreeMap::new();
+        if self.eat_punct('}') {
+            return Ok(map);
+        }
+        loop {
+            let at = self.peek().pos;
+            let k = match self.advance().kind {
+                Tok::Str(s) => s,
+                _ => {
+                    self.at = self.at.saturating_sub(1);
+                    return Err(self.error("expected a quoted map key"));
+                }
+            };
+            self.punct(':')?;
+            let v = match self.peek().kind.clone() {
+                Tok::Str(s) | Tok::Number(s) => {
+                    self.advance();
+                    s
+                }
+                Tok::Ident {
+                    text,
+                    quoted: false,
+                } if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") => {
+                    self.advance();
+                    text.to_ascii_lowercase()
+                }
+                _ => return Err(self.error("expected a string, number or boolean value")),
+            };
+            if map.insert(k.clone(), v).is_some() {
+                return Err(CqlError::at(
+                    self.src,
+                    at,
+                    &format!("key '{k}' appears twice in the map"),
+                ));
+            }
+            if self.eat_punct('}') {
+                return Ok(map);
+            }
+            self.punct(',')?;
+        }
+    }
+}

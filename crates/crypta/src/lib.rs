@@ -1,0 +1,4 @@
+//! crypta, the engine: keyspaces and tables with per-table encryption over an LSM tree.
+
+pub mod config;
+pub mod cql;
