@@ -2,3 +2,6 @@
 
 pub mod config;
 pub mod cql;
+pub mod manifest;
+pub mod memtable;
+pub mod mutation;
