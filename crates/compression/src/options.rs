@@ -100,7 +100,6 @@ impl CodecClass {
 
 /// Where an encrypting table's keys come from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum KeyProviderChoice {
     /// The local key file (`LocalFileSystemKeyProviderFactory`, the default); `secret_key_file`
     /// names another key file than the engine's default one.

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod cql;
+pub mod keys;
 pub mod manifest;
 pub mod memtable;
 pub mod mutation;
