@@ -6,3 +6,4 @@ pub mod keys;
 pub mod manifest;
 pub mod memtable;
 pub mod mutation;
+pub mod schema;
