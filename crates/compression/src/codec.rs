@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crypta_keys::{Key, KeyError, KeyId, KeyProvider};
 
-use crate::cipher::{DecryptFailure, PreparedKey, padded_len};
+use crate::cipher::{DecryptFailure, PreparedKey, ciphertext_len};
 use crate::compress::{compress, decompress};
 use crate::frame::{check_crc, parse_header, write_header};
-use crate::{CompressionError, CompressionOptions, Compressor, Mode, Transformation};
+use crate::{CompressionError, CompressionOptions, Compressor, Transformation};
 
 /// How many prepared keys a codec keeps (key schedules are cheap for AES, not for Blowfish).
 const CACHE_CAP: usize = 64;
@@ -171,10 +171,7 @@ impl ChunkEncoder {
                     let mut iv = [0u8; 16];
                     let iv = iv.get_mut(..t.iv_len()).unwrap_or_default();
                     getrandom::fill(iv).map_err(|e| CompressionError::Rng(e.to_string()))?;
-                    let payload_len = match t.mode {
-                        Mode::Gcm => body.len() + 16,
-                        Mode::Ecb | Mode::Cbc => padded_len(body.len(), t.algorithm.block_size()),
-                    };
+                    let payload_len = ciphertext_len(t, body.len());
                     write_header(
                         out,
                         compressor,
@@ -185,13 +182,15 @@ impl ChunkEncoder {
                         iv,
                     )?;
                     let header_end = out.len();
-                    let aad = out.get(start..header_end).unwrap_or_default().to_vec();
-                    p.encrypt(t.mode, iv, &aad, body, out).map_err(|e| {
+                    out.resize(header_end + payload_len, 0);
+                    // The header is GCM's additional authenticated data.
+                    let (head, payload) = out.split_at_mut(header_end);
+                    let aad = head.get(start..).unwrap_or_default();
+                    p.encrypt(t.mode, iv, aad, body, payload).map_err(|e| {
                         CompressionError::Compress {
                             reason: format!("encryption with key {} failed: {e:?}", key.id()),
                         }
                     })?;
-                    debug_assert_eq!(out.len() - header_end, payload_len);
                 }
             }
             let crc = crc32fast::hash(out.get(start..).unwrap_or_default());
@@ -263,7 +262,7 @@ impl ChunkDecoder {
                     } else {
                         &mut *out
                     };
-                    p.decrypt(t.mode, iv, aad, payload, target)
+                    p.decrypt_append(t.mode, iv, aad, payload, target)
                         .map_err(|e| match e {
                             DecryptFailure::Tag => {
                                 CompressionError::AuthenticationFailed { key_id: id.clone() }
