@@ -1,0 +1,138 @@
+//! A position in the entry stream, reading across chunk boundaries, loading each chunk once.
+#![deny(clippy::indexing_slicing)]
+
+use std::sync::Arc;
+
+use super::Inner;
+use crate::cache::Chunk;
+use crate::entry::{ENTRY_HEADER_LEN, EntryHeader};
+use crate::{Component, Entry, SstableError};
+
+pub(crate) struct Cursor {
+    table: Arc<Inner>,
+    pos: u64,
+    chunk: Option<(u64, Chunk)>,
+    fill_cache: bool,
+}
+
+impl Cursor {
+    pub(crate) fn new(table: Arc<Inner>, pos: u64, fill_cache: bool) -> Self {
+        Cursor {
+            table,
+            pos,
+            chunk: None,
+            fill_cache,
+        }
+    }
+
+    pub(crate) fn table(&self) -> &Inner {
+        &self.table
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.table.manifest().data_len
+    }
+
+    /// The file offset of the frame holding the current position, for errors.
+    pub(crate) fn frame_offset(&self) -> u64 {
+        let m = self.table.manifest();
+        let i = usize::try_from(self.pos / m.chunk_length as u64).unwrap_or(usize::MAX);
+        self.table
+            .chunk_offsets
+            .get(i)
+            .copied()
+            .unwrap_or(m.data.end())
+    }
+
+    pub(crate) fn corrupt(&self, reason: impl Into<String>) -> SstableError {
+        let reason = format!("entry stream byte {}: {}", self.pos, reason.into());
+        self.table
+            .corrupt(Component::Data, self.frame_offset(), reason)
+    }
+
+    pub(crate) fn out_of_order(&self) -> SstableError {
+        self.corrupt("keys are not in increasing order")
+    }
+
+    /// The rest of the current chunk from the position (loading the chunk if needed).
+    fn available(&mut self) -> Result<&[u8], SstableError> {
+        let chunk_length = self.table.manifest().chunk_length as u64;
+        let i = self.pos / chunk_length;
+        if self.chunk.as_ref().is_none_or(|(ci, _)| *ci != i) {
+            let reuse = self.chunk.take().map(|(_, c)| c);
+            let c = self.table.chunk(i, self.fill_cache, reuse)?;
+            self.chunk = Some((i, c));
+        }
+        let off = (self.pos % chunk_length) as usize;
+        match &self.chunk {
+            Some((_, c)) => Ok(c.get(off..).unwrap_or_default()),
+            None => Ok(&[]),
+        }
+    }
+
+    /// Fails unless `n` more bytes exist in the stream.
+    fn check_len(&self, n: u64) -> Result<(), SstableError> {
+        let end = self.pos.checked_add(n);
+        if end.is_none_or(|e| e > self.table.manifest().data_len) {
+            return Err(self.corrupt(format!("an entry needs {n} bytes past the end of the data")));
+        }
+        Ok(())
+    }
+
+    /// Appends the next `n` bytes to `out`.
+    pub(crate) fn read_into(&mut self, n: u64, out: &mut Vec<u8>) -> Result<(), SstableError> {
+        self.check_len(n)?;
+        let mut left = n;
+        while left > 0 {
+            let avail = self.available()?;
+            if avail.is_empty() {
+                return Err(self.corrupt("chunk ended early"));
+            }
+            let take = avail.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            out.extend_from_slice(avail.get(..take).unwrap_or_default());
+            self.pos += take as u64;
+            left -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Moves past the next `n` bytes without decoding the chunks they lie in wholly.
+    pub(crate) fn skip(&mut self, n: u64) -> Result<(), SstableError> {
+        self.check_len(n)?;
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Reads the next entry header.
+    pub(crate) fn next_header(&mut self) -> Result<EntryHeader, SstableError> {
+        let mut h = [0u8; ENTRY_HEADER_LEN];
+        let avail = self.available()?;
+        if let Some(src) = avail.get(..ENTRY_HEADER_LEN) {
+            h.copy_from_slice(src);
+            self.pos += ENTRY_HEADER_LEN as u64;
+        } else {
+            let mut v = Vec::with_capacity(ENTRY_HEADER_LEN);
+            self.read_into(ENTRY_HEADER_LEN as u64, &mut v)?;
+            h.copy_from_slice(v.get(..ENTRY_HEADER_LEN).unwrap_or(&[0; ENTRY_HEADER_LEN]));
+        }
+        let header = EntryHeader::decode(&h).map_err(|reason| self.corrupt(reason))?;
+        self.check_len(header.body_len())?;
+        Ok(header)
+    }
+
+    /// Reads the value after a key: an entry.
+    pub(crate) fn read_value(&mut self, h: &EntryHeader) -> Result<Entry, SstableError> {
+        if h.tombstone {
+            return Ok(Entry::tombstone(h.timestamp));
+        }
+        // The length is checked against the data left; allocation still grows with what is
+        // actually read beyond a first megabyte.
+        let mut v = Vec::with_capacity(h.value_len.min(1 << 20));
+        self.read_into(h.value_len as u64, &mut v)?;
+        Ok(Entry::value(v, h.timestamp))
+    }
+}

@@ -1,0 +1,371 @@
+//! The reader: a table opened read-only (memory-mapped), its components checked at open,
+//! point lookups and range scans over the data chunks.
+#![deny(clippy::indexing_slicing)]
+
+mod cursor;
+mod mmap;
+mod open;
+mod scan;
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crypta_compression::{ChunkDecoder, CompressionError, parse_header};
+use crypta_keys::{KeyId, KeyProvider};
+
+pub use scan::Scan;
+
+use crate::cache::{Chunk, ChunkCache};
+use crate::filter::Bloom;
+use crate::format::Manifest;
+use crate::index::Index;
+use crate::{Component, Entry, Metadata, SstableError};
+use cursor::Cursor;
+
+/// The bytes of a table: a read-only mapping of its file, or bytes handed in.
+enum Bytes {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Map(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// An open table. Cheap to clone (the clones share one mapping); `Send` and `Sync`.
+#[derive(Clone)]
+pub struct Sstable {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Sstable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sstable")
+            .field("path", &self.inner.path)
+            .field("metadata", &self.inner.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    path: PathBuf,
+    bytes: Bytes,
+    keys: Arc<dyn KeyProvider>,
+    cache: Option<Arc<ChunkCache>>,
+    file_id: u64,
+    decoder: ChunkDecoder,
+    manifest: Manifest,
+    /// Whether every frame must be encrypted (the options' class encrypts).
+    encrypted: bool,
+    metadata: Metadata,
+    /// Absolute offset of each data frame, then the end of the data section.
+    chunk_offsets: Vec<u64>,
+    index: Index,
+    bloom: Bloom,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cache {
+            c.remove_file(self.file_id);
+        }
+    }
+}
+
+impl Sstable {
+    /// Opens the table at `path`: maps it, checks magic, version and the checksums of every
+    /// component but the data (whose frames are checked as they are read; [`Sstable::verify`]
+    /// checks them all), and decodes the index, filter and summary with keys from `keys`.
+    /// `cache`, if given, holds decoded chunks for this and other tables.
+    pub fn open(
+        path: impl Into<PathBuf>,
+        keys: Arc<dyn KeyProvider>,
+        cache: Option<Arc<ChunkCache>>,
+    ) -> Result<Self, SstableError> {
+        let path = path.into();
+        let io = |operation, source| SstableError::Io {
+            file: path.clone(),
+            operation,
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(|e| io("opening", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| io("reading the length of", e))?
+            .len();
+        let bytes = if len == 0 {
+            Bytes::Owned(Vec::new())
+        } else {
+            Bytes::Map(mmap::map(&file).map_err(|e| io("mapping", e))?)
+        };
+        Self::from_parts(path, bytes, keys, cache)
+    }
+
+    /// Opens a table held in memory, as if read from `name` (errors name it). For tables
+    /// received whole over the network, and for fuzzing.
+    pub fn from_bytes(
+        name: impl Into<PathBuf>,
+        bytes: Vec<u8>,
+        keys: Arc<dyn KeyProvider>,
+        cache: Option<Arc<ChunkCache>>,
+    ) -> Result<Self, SstableError> {
+        Self::from_parts(name.into(), Bytes::Owned(bytes), keys, cache)
+    }
+
+    fn from_parts(
+        path: PathBuf,
+        bytes: Bytes,
+        keys: Arc<dyn KeyProvider>,
+        cache: Option<Arc<ChunkCache>>,
+    ) -> Result<Self, SstableError> {
+        Ok(Sstable {
+            inner: Arc::new(open::open(path, bytes, keys, cache)?),
+        })
+    }
+
+    /// The table's path (or the name it was opened from bytes with).
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// What the table says about itself.
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// The ids of every key the table needs (empty for a plaintext table).
+    pub fn key_ids(&self) -> &[KeyId] {
+        &self.inner.metadata.key_ids
+    }
+
+    /// The entry for `key`, if the table has one: the bloom filter, then the index, then one
+    /// chunk decoded (or taken from the cache, which it fills).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Entry>, SstableError> {
+        let t = &self.inner;
+        let (Some(min), Some(max)) = (&t.metadata.min_key, &t.metadata.max_key) else {
+            return Ok(None);
+        };
+        if key < min.as_slice() || key > max.as_slice() || !t.bloom.may_contain(key) {
+            return Ok(None);
+        }
+        let Some((_, index_key, pos)) = t.index.floor(key) else {
+            return Ok(None);
+        };
+        let mut cursor = Cursor::new(self.inner.clone(), pos, true);
+        let mut k = Vec::new();
+        let first = cursor.next_header()?;
+        cursor.read_into(first.key_len as u64, &mut k)?;
+        if k != index_key {
+            return Err(t.corrupt(
+                Component::Index,
+                t.manifest.index.offset,
+                format!("index entry for position {pos} does not match the entry there"),
+            ));
+        }
+        let mut h = first;
+        loop {
+            match k.as_slice().cmp(key) {
+                std::cmp::Ordering::Less => cursor.skip(h.value_len as u64)?,
+                std::cmp::Ordering::Equal => return cursor.read_value(&h).map(Some),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+            if cursor.at_end() {
+                return Ok(None);
+            }
+            let prev = std::mem::take(&mut k);
+            h = cursor.next_header()?;
+            cursor.read_into(h.key_len as u64, &mut k)?;
+            if k <= prev {
+                return Err(cursor.out_of_order());
+            }
+        }
+    }
+
+    /// The entries with keys within `(start, end)`, in key order, as a streaming iterator
+    /// that decodes one chunk at a time (reading from the cache when it holds the chunk,
+    /// without filling it).
+    pub fn range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Scan {
+        Scan::new(self.inner.clone(), start, end)
+    }
+
+    /// Every entry, in key order.
+    pub fn iter(&self) -> Scan {
+        self.range(Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// Reads and checks every chunk and component; see [`crate::verify`].
+    pub fn verify(&self) -> Result<crate::VerifyReport, SstableError> {
+        crate::verify::verify_table(&self.inner)
+    }
+}
+
+impl Inner {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub(crate) fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    pub(crate) fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub(crate) fn bloom(&self) -> &Bloom {
+        &self.bloom
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(crate) fn corrupt(
+        &self,
+        component: Component,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> SstableError {
+        SstableError::Corrupt {
+            file: self.path.clone(),
+            component,
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// Decodes the frame of `component` at `at`, within `at..end` of the file (exactly
+    /// filling it if `exact`), appending its plaintext to `out`; returns the frame's length.
+    /// The frame must be encrypted exactly when the table is, with a key the manifest lists.
+    pub(crate) fn decode_frame(
+        &self,
+        component: Component,
+        at: u64,
+        end: u64,
+        exact: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, SstableError> {
+        let frame = usize::try_from(at)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(a, e)| self.bytes.get(a..e))
+            .ok_or_else(|| self.corrupt(component, at, "frame lies outside its section"))?;
+        let err = |source| self.chunk_error(component, at, source);
+        let h = parse_header(frame, self.manifest.chunk_length).map_err(err)?;
+        if h.transformation.is_some() != self.encrypted {
+            return Err(self.corrupt(
+                component,
+                at,
+                if self.encrypted {
+                    "plaintext frame in an encrypted table"
+                } else {
+                    "encrypted frame in a plaintext table"
+                },
+            ));
+        }
+        if let Some(id) = &h.key_id
+            && !self.manifest.key_ids.contains(id)
+        {
+            return Err(self.corrupt(
+                component,
+                at,
+                format!("frame is encrypted with key {id}, which the manifest does not list"),
+            ));
+        }
+        let len = self
+            .decoder
+            .decode(frame, Some(&*self.keys), out)
+            .map_err(err)? as u64;
+        if exact && len != end - at {
+            return Err(self.corrupt(
+                component,
+                at,
+                format!(
+                    "frame of {len} bytes does not fill its {} byte slot",
+                    end - at
+                ),
+            ));
+        }
+        Ok(len)
+    }
+
+    fn chunk_error(&self, component: Component, offset: u64, e: CompressionError) -> SstableError {
+        match e {
+            CompressionError::Key { key_id, source } => SstableError::KeyUnavailable {
+                file: self.path.clone(),
+                component,
+                offset,
+                key_id,
+                source: Box::new(source),
+            },
+            source => SstableError::Chunk {
+                file: self.path.clone(),
+                component,
+                offset,
+                source: Box::new(source),
+            },
+        }
+    }
+
+    /// Data chunks.
+    pub(crate) fn chunks(&self) -> u64 {
+        self.metadata.data_chunks
+    }
+
+    /// The plaintext of data chunk `i`: from the cache if it holds it, else decoded (and
+    /// cached if `fill`). `reuse` is a buffer the caller no longer needs.
+    pub(crate) fn chunk(
+        &self,
+        i: u64,
+        fill: bool,
+        reuse: Option<Chunk>,
+    ) -> Result<Chunk, SstableError> {
+        if let Some(c) = self.cache.as_ref().and_then(|c| c.get(self.file_id, i)) {
+            return Ok(c);
+        }
+        let idx = usize::try_from(i).unwrap_or(usize::MAX);
+        let (Some(&at), Some(&end)) = (
+            self.chunk_offsets.get(idx),
+            self.chunk_offsets.get(idx.saturating_add(1)),
+        ) else {
+            return Err(self.corrupt(
+                Component::Data,
+                self.manifest.data.end(),
+                format!("chunk {i} is past the last chunk"),
+            ));
+        };
+        let mut buf = reuse
+            .and_then(|r| Arc::try_unwrap(r).ok())
+            .unwrap_or_else(|| Vec::with_capacity(self.manifest.chunk_length));
+        buf.clear();
+        self.decode_frame(Component::Data, at, end, true, &mut buf)?;
+        let chunk_length = self.manifest.chunk_length as u64;
+        let want = (self.manifest.data_len - i * chunk_length).min(chunk_length);
+        if buf.len() as u64 != want {
+            return Err(self.corrupt(
+                Component::Data,
+                at,
+                format!(
+                    "chunk {i} holds {} bytes of plaintext, expected {want}",
+                    buf.len()
+                ),
+            ));
+        }
+        let chunk = Arc::new(buf);
+        if fill && let Some(c) = &self.cache {
+            c.insert(self.file_id, i, chunk.clone());
+        }
+        Ok(chunk)
+    }
+}
