@@ -140,6 +140,34 @@ impl Sstable {
         &self.inner.metadata
     }
 
+    /// Where each component lies in the file, in file order: `(component, offset, length)`.
+    /// For tools that inspect files (and the corruption tests).
+    pub fn layout(&self) -> Vec<(Component, u64, u64)> {
+        let m = &self.inner.manifest;
+        let manifest_at = m.chunk_offsets.end();
+        let footer_at = self.inner.metadata.file_len - crate::format::FOOTER_LEN;
+        vec![
+            (Component::Header, 0, crate::format::HEADER_LEN),
+            (Component::Data, m.data.offset, m.data.len),
+            (Component::Index, m.index.offset, m.index.len),
+            (Component::Filter, m.filter.offset, m.filter.len),
+            (Component::Summary, m.summary.offset, m.summary.len),
+            (
+                Component::ChunkOffsets,
+                m.chunk_offsets.offset,
+                m.chunk_offsets.len,
+            ),
+            (Component::Manifest, manifest_at, footer_at - manifest_at),
+            (Component::Footer, footer_at, crate::format::FOOTER_LEN),
+        ]
+    }
+
+    /// The file offsets of the data frames, in chunk order.
+    pub fn chunk_offsets(&self) -> &[u64] {
+        let o = &self.inner.chunk_offsets;
+        o.get(..o.len().saturating_sub(1)).unwrap_or_default()
+    }
+
     /// The ids of every key the table needs (empty for a plaintext table).
     pub fn key_ids(&self) -> &[KeyId] {
         &self.inner.metadata.key_ids

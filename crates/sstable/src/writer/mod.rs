@@ -40,7 +40,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
-            expected_entries: 65_536,
+            expected_entries: 10_000,
             bits_per_key: DEFAULT_BITS_PER_KEY,
             index_interval: DEFAULT_INDEX_INTERVAL,
         }
