@@ -1,0 +1,213 @@
+//! What appends share under one short lock: the records not yet handed to I/O, grouped by
+//! the segment they belong to, and how far the log is durable.
+
+use std::collections::VecDeque;
+
+use crate::{CommitLogError, Position};
+
+/// Records of one segment waiting for I/O.
+#[derive(Debug, Default)]
+pub(super) struct Run {
+    /// The segment they belong to.
+    pub segment: u64,
+    /// Framed records (header and data).
+    pub bytes: Vec<u8>,
+    /// Set when the segment is complete: its record count, for the trailer.
+    pub seal: Option<u64>,
+}
+
+/// The append side of the log.
+#[derive(Debug)]
+pub(super) struct State {
+    runs: VecDeque<Run>,
+    /// Bytes in `runs`.
+    pub pending: usize,
+    /// Bytes appended since the log was opened (the end of the last append).
+    pub lsn: u64,
+    /// Every append ending at or before this is durable.
+    pub durable: u64,
+    /// The segment new appends go to, its stream length and record count.
+    pub segment: u64,
+    seg_len: u64,
+    seg_records: u64,
+    segment_size: u64,
+    /// The first failure, once the log is poisoned.
+    pub poisoned: Option<String>,
+    pub closed: bool,
+    /// An emptied buffer kept for the next run.
+    spare: Vec<u8>,
+}
+
+impl State {
+    pub fn new(segment: u64, segment_size: u64) -> Self {
+        State {
+            runs: VecDeque::new(),
+            pending: 0,
+            lsn: 0,
+            durable: 0,
+            segment,
+            seg_len: 0,
+            seg_records: 0,
+            segment_size,
+            poisoned: None,
+            closed: false,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Fails if the log no longer takes appends.
+    pub fn check(&self) -> Result<(), CommitLogError> {
+        if let Some(cause) = &self.poisoned {
+            return Err(CommitLogError::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        if self.closed {
+            return Err(CommitLogError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Whether nothing waits for I/O.
+    pub fn is_idle(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Where the next append goes.
+    pub fn position(&self) -> Position {
+        Position {
+            segment: self.segment,
+            offset: self.seg_len,
+        }
+    }
+
+    /// Appends one framed record; returns its position and the lsn after it.
+    pub fn append(&mut self, header: &[u8], data: &[u8]) -> (Position, u64) {
+        let need = (header.len() + data.len()) as u64;
+        if self.seg_len > 0 && self.seg_len + need > self.segment_size {
+            self.seal_segment();
+            self.segment += 1;
+        }
+        let pos = self.position();
+        let segment = self.segment;
+        let open = matches!(self.runs.back(), Some(r) if r.segment == segment && r.seal.is_none());
+        if !open {
+            let bytes = std::mem::take(&mut self.spare);
+            self.runs.push_back(Run {
+                segment,
+                bytes,
+                seal: None,
+            });
+        }
+        if let Some(run) = self.runs.back_mut() {
+            run.bytes.extend_from_slice(header);
+            run.bytes.extend_from_slice(data);
+        }
+        self.seg_len += need;
+        self.seg_records += 1;
+        self.lsn += need;
+        self.pending += need as usize;
+        (pos, self.lsn)
+    }
+
+    /// Marks the current segment complete; later appends go to a new one.
+    pub fn seal_segment(&mut self) {
+        let records = self.seg_records;
+        match self.runs.back_mut() {
+            Some(r) if r.segment == self.segment && r.seal.is_none() => r.seal = Some(records),
+            _ => self.runs.push_back(Run {
+                segment: self.segment,
+                bytes: Vec::new(),
+                seal: Some(records),
+            }),
+        }
+        self.seg_len = 0;
+        self.seg_records = 0;
+    }
+
+    /// Hands runs to I/O: all of them (for a sync), or only whole chunks (a write-behind,
+    /// which leaves the last partial chunk to grow). Returns them and the lsn they reach
+    /// when all were taken.
+    pub fn take(&mut self, all: bool, chunk: usize) -> (Vec<Run>, u64) {
+        let mut out: Vec<Run> = Vec::with_capacity(self.runs.len());
+        if all {
+            out.extend(self.runs.drain(..));
+            self.pending = 0;
+            return (out, self.lsn);
+        }
+        while self.runs.len() > 1 {
+            if let Some(r) = self.runs.pop_front() {
+                self.pending -= r.bytes.len();
+                out.push(r);
+            }
+        }
+        if let Some(last) = self.runs.back_mut() {
+            let whole = last.bytes.len() / chunk.max(1) * chunk.max(1);
+            if last.seal.is_some() || whole == last.bytes.len() {
+                if let Some(r) = self.runs.pop_back() {
+                    self.pending -= r.bytes.len();
+                    out.push(r);
+                }
+            } else if whole > 0 {
+                let rest = last.bytes.split_off(whole);
+                let head = std::mem::replace(&mut last.bytes, rest);
+                self.pending -= head.len();
+                out.push(Run {
+                    segment: last.segment,
+                    bytes: head,
+                    seal: None,
+                });
+            }
+        }
+        (out, self.lsn)
+    }
+
+    /// Keeps an emptied run buffer for reuse.
+    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
+        if bytes.capacity() > self.spare.capacity() && bytes.capacity() <= 4 << 20 {
+            bytes.clear();
+            self.spare = bytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolls_segments_and_takes_whole_chunks() {
+        let mut s = State::new(10, 100);
+        let (p, end) = s.append(&[0; 8], &[1; 40]);
+        assert_eq!((p.segment, p.offset, end), (10, 0, 48));
+        let (p, _) = s.append(&[0; 8], &[1; 40]);
+        assert_eq!((p.segment, p.offset), (10, 48));
+        let (p, end) = s.append(&[0; 8], &[1; 40]);
+        assert_eq!((p.segment, p.offset, end), (11, 0, 144));
+        // Write-behind with 32-byte chunks: all of segment 10 (sealed), 32 bytes of 11.
+        let (runs, _) = s.take(false, 32);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(
+            (runs[0].segment, runs[0].bytes.len(), runs[0].seal),
+            (10, 96, Some(2))
+        );
+        assert_eq!(
+            (runs[1].segment, runs[1].bytes.len(), runs[1].seal),
+            (11, 32, None)
+        );
+        assert_eq!(s.pending, 16);
+        let (runs, lsn) = s.take(true, 32);
+        assert_eq!((runs.len(), runs[0].bytes.len(), lsn), (1, 16, 144));
+        assert_eq!(s.pending, 0);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_rest_of_an_empty_segment_still_goes_in() {
+        let mut s = State::new(1, 10);
+        let (p, _) = s.append(&[0; 8], &[1; 30]);
+        assert_eq!((p.segment, p.offset), (1, 0));
+        s.seal_segment();
+        let (runs, _) = s.take(true, 8);
+        assert_eq!(runs[0].seal, Some(1));
+    }
+}
