@@ -1,22 +1,43 @@
-//! `crypta demo`: the embedded default end to end, before the engine exists.
+//! `crypta demo`: the embedded default end to end. Creates an engine with a local key file
+//! and `system_info_encryption` on, an encrypted table, loads rows carrying a marker, flushes,
+//! reads every row back, and searches every byte under the directory for the marker.
 
-use std::collections::BTreeMap;
 use std::error::Error;
-use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crypta_compression::{ChunkDecoder, ChunkEncoder, CompressionOptions};
-use crypta_keys::{KeyProvider, LocalKeyProvider};
+use crypta::{BatchOp, Config, Engine};
 
 const MARKER: &str = "CRYPTA-DEMO-PLAINTEXT-MARKER";
 
-pub fn run(dir: Option<PathBuf>, mb: usize) -> Result<(), Box<dyn Error>> {
+/// Files under `dir` that contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> std::io::Result<Vec<PathBuf>> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)?
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                hits.push(p);
+            }
+        }
+    }
+    Ok(hits)
+}
+
+pub fn run(dir: Option<PathBuf>, rows: u64, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     let tmp;
     let dir = match dir {
         Some(d) => {
-            fs::create_dir_all(&d)?;
+            std::fs::create_dir_all(&d)?;
             d
         }
         None => {
@@ -24,86 +45,81 @@ pub fn run(dir: Option<PathBuf>, mb: usize) -> Result<(), Box<dyn Error>> {
             tmp.path().to_path_buf()
         }
     };
-    let keys = LocalKeyProvider::open(dir.join("keys/local_keys"))?;
-    let mut map = BTreeMap::new();
-    for (k, v) in [
-        ("class", "EncryptingDeflateCompressor"),
-        ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
-        ("secret_key_strength", "128"),
-        ("chunk_length_kb", "64"),
+    let yaml = Config::init_yaml(&dir).replace("    enabled: false", "    enabled: true");
+    let config_path = dir.join("crypta.yaml");
+    std::fs::write(&config_path, yaml)?;
+    let engine = Engine::open(Config::load(&config_path)?)?;
+    for stmt in [
+        "CREATE KEYSPACE IF NOT EXISTS demo WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "CREATE TABLE IF NOT EXISTS demo.accounts (id text PRIMARY KEY, v text) WITH compression = \
+         {'class': 'EncryptingDeflateCompressor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
     ] {
-        map.insert(k.to_string(), v.to_string());
+        engine.execute_cql(stmt)?;
     }
-    let options = CompressionOptions::parse(&map)?;
-    let key = keys.current_key(&options.key_spec().ok_or("options do not encrypt")?)?;
-    println!("table options  {options}");
-    println!(
-        "key            {} ({} {}-bit) from {}",
-        key.id(),
-        key.info.algorithm,
-        key.info.strength,
-        keys.describe()
-    );
-
-    // Sample rows, each carrying a marker that must not appear on disk.
-    let target = mb.max(1) * 1024 * 1024;
-    let mut plain = Vec::with_capacity(target + 128);
-    let mut row = 0u64;
-    while plain.len() < target {
-        writeln!(
-            plain,
-            "{row:012}\t{MARKER} customer-{} balance={}",
-            row % 9973,
-            row * 37 % 100_000
-        )?;
-        row += 1;
-    }
-
-    let encoder = ChunkEncoder::new(&options);
-    let path = dir.join("demo.chunks");
-    let started = Instant::now();
-    let mut frames = Vec::with_capacity(plain.len() / 2);
-    for chunk in plain.chunks(encoder.chunk_length()) {
-        encoder.encode(chunk, Some(&key), &mut frames)?;
-    }
-    fs::write(&path, &frames)?;
-    let wrote = started.elapsed();
+    writeln!(
+        out,
+        "config         {} (local key file, system_info_encryption on)",
+        config_path.display()
+    )?;
+    writeln!(
+        out,
+        "table          {}",
+        engine
+            .execute_cql("DESC TABLE demo.accounts")?
+            .replace('\n', " ")
+    )?;
 
     let started = Instant::now();
-    let bytes = fs::read(&path)?;
-    let decoder = ChunkDecoder::new(encoder.chunk_length());
-    let mut back = Vec::with_capacity(plain.len());
-    let mut pos = 0;
-    let mut chunks = 0usize;
-    while pos < bytes.len() {
-        let rest = bytes.get(pos..).ok_or("frame offset past end")?;
-        pos += decoder.decode(rest, Some(&keys), &mut back)?;
-        chunks += 1;
+    let mut i = 0u64;
+    while i < rows {
+        let n = 500.min(rows - i);
+        let ops: Vec<BatchOp> = (i..i + n)
+            .map(|r| BatchOp::Put {
+                table: "demo.accounts".into(),
+                key: format!("customer-{r:010}").into_bytes(),
+                value: format!(
+                    "{MARKER} balance={} since=2026-{:02}-01",
+                    r * 37 % 100_000,
+                    r % 12 + 1
+                )
+                .into_bytes(),
+            })
+            .collect();
+        engine.batch_unlogged(&ops)?;
+        i += n;
     }
-    let read = started.elapsed();
-    if back != plain {
-        return Err("data read back differs from data written".into());
+    engine.flush(&[])?;
+    let wrote = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let back = engine.scan("demo.accounts", Bound::Unbounded, Bound::Unbounded, None)?;
+    let read = started.elapsed().as_secs_f64();
+    if back.len() as u64 != rows {
+        return Err(format!("wrote {rows} rows, read back {}", back.len()).into());
     }
-    let leaked = bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes());
-    let mib = plain.len() as f64 / (1024.0 * 1024.0);
-    println!(
-        "rows           {row} ({mib:.1} MiB) in {chunks} chunks, {} bytes on disk",
-        bytes.len()
-    );
-    println!(
-        "write          {:.0} MiB/s (deflate + AES-CBC + CRC32)",
-        mib / wrote.as_secs_f64()
-    );
-    println!(
-        "read           {:.0} MiB/s (CRC32 + AES-CBC + inflate), all rows identical",
-        mib / read.as_secs_f64()
-    );
-    if leaked {
-        return Err(format!("plaintext marker found in {}", path.display()).into());
+    for (n, (k, v)) in back.iter().enumerate() {
+        let want = format!("customer-{n:010}");
+        if k != want.as_bytes() || !v.starts_with(MARKER.as_bytes()) {
+            return Err(format!("row {n} read back wrong").into());
+        }
     }
-    println!(
-        "disk           marker {MARKER:?} not found in {}",
-        path.display()
-    );
+    let usage = engine.key_usage()?;
+    engine.close()?;
+    writeln!(
+        out,
+        "rows           {rows} written and flushed in {wrote:.2}s, all read back in {read:.2}s"
+    )?;
+    for (id, files) in &usage.by_key {
+        writeln!(out, "key            {id} protects {} file(s)", files.len())?;
+    }
+    let hits = files_containing(&dir, MARKER.as_bytes())?;
+    if !hits.is_empty() {
+        return Err(format!("plaintext marker found in {hits:?}").into());
+    }
+    writeln!(
+        out,
+        "disk           marker {MARKER:?} found in no file under {}",
+        dir.display()
+    )?;
     Ok(())
 }

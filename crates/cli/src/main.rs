@@ -1,47 +1,37 @@
-//! `crypta`: the command line tool.
+//! `crypta`: the command line tool. See `crypta --help`.
 
+mod commands;
 mod demo;
+mod words;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
+/// crypta: an embedded storage engine with transparent encryption.
 #[derive(Debug, Parser)]
-#[command(
-    name = "crypta",
-    version,
-    about = "crypta: an embedded storage engine with transparent encryption"
-)]
+#[command(name = "crypta", version)]
 struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, default_value = "crypta.yaml")]
+    config: PathBuf,
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Encrypts a file of chunks with a key from a local key file, reads it back, and checks
-    /// that no plaintext reached the disk (the embedded default: no key server).
-    Demo {
-        /// Directory to work in (a fresh temporary directory if absent).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Megabytes of sample rows to write.
-        #[arg(long, default_value_t = 64)]
-        mb: usize,
-    },
+    command: commands::Command,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Demo { dir, mb } => demo::run(dir, mb),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut out = std::io::stdout().lock();
+    let code = match commands::run(&cli.config, cli.command, &mut out) {
+        Ok(code) => code,
         Err(e) => {
+            let _ = out.flush();
             eprintln!("crypta: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    let _ = out.flush();
+    code
 }

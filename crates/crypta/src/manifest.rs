@@ -48,8 +48,9 @@ pub struct TableDef {
     pub compression: BTreeMap<String, String>,
     /// Live SSTable files (names within the data directory), oldest first.
     pub sstables: Vec<String>,
-    /// Commit log records of this table before this position are in SSTables.
-    pub flushed_position: u64,
+    /// Commit log records of this table before this position (segment, offset) are in
+    /// SSTables.
+    pub flushed_position: [u64; 2],
 }
 
 /// Everything the manifest records.
@@ -219,7 +220,7 @@ mod tests {
                 value_column: ("v".into(), "text".into()),
                 compression: BTreeMap::new(),
                 sstables: vec!["ks-t-1-000001.db".into()],
-                flushed_position: 7,
+                flushed_position: [1, 7],
             },
         );
         s.allocate_file();

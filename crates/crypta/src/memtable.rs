@@ -1,37 +1,19 @@
 //! The memtable: a concurrent skiplist of the latest write per key, last write wins.
 
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::engine::supersedes;
 
 use crossbeam_skiplist::SkipMap;
+use crypta_commitlog::Position;
 
 /// A cell: a value or a tombstone, with its write timestamp (microseconds since the epoch).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cell {
-    /// The value; `None` is a tombstone (a delete).
-    pub value: Option<Vec<u8>>,
-    /// When it was written, in microseconds since the epoch; the larger wins.
-    pub timestamp: u64,
-}
+pub use crypta_sstable::Entry as Cell;
 
-impl Cell {
-    /// Whether `self` wins over `other` (larger timestamp; on a tie, the tombstone, then the
-    /// larger value, so that every replica picks the same cell, as Cassandra does).
-    pub fn supersedes(&self, other: &Cell) -> bool {
-        match self.timestamp.cmp(&other.timestamp) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => match (&self.value, &other.value) {
-                (None, Some(_)) => true,
-                (Some(_), None) | (None, None) => false,
-                (Some(a), Some(b)) => a > b,
-            },
-        }
-    }
-
-    fn weight(&self, key: &[u8]) -> usize {
-        key.len() + self.value.as_ref().map_or(0, Vec::len) + 48
-    }
+fn weight(key: &[u8], cell: &Cell) -> usize {
+    key.len() + cell.value.as_ref().map_or(0, Vec::len) + 48
 }
 
 /// One table's memtable.
@@ -39,8 +21,8 @@ impl Cell {
 pub struct Memtable {
     map: SkipMap<Vec<u8>, Cell>,
     bytes: AtomicUsize,
-    /// The smallest commit log position whose record this memtable holds (`u64::MAX`: none).
-    first_position: AtomicU64,
+    /// The smallest commit log position whose record this memtable holds.
+    first_position: Mutex<Option<Position>>,
 }
 
 impl Memtable {
@@ -49,21 +31,26 @@ impl Memtable {
         Memtable {
             map: SkipMap::new(),
             bytes: AtomicUsize::new(0),
-            first_position: AtomicU64::new(u64::MAX),
+            first_position: Mutex::new(None),
         }
     }
 
     /// Applies a write unless the memtable holds a newer one for the key.
-    pub fn apply(&self, key: &[u8], cell: Cell, log_position: u64) {
-        let w = cell.weight(key);
+    pub fn apply(&self, key: &[u8], cell: Cell, log_position: Position) {
+        let w = weight(key, &cell);
         let entry = self
             .map
-            .compare_insert(key.to_vec(), cell.clone(), |old| cell.supersedes(old));
+            .compare_insert(key.to_vec(), cell.clone(), |old| supersedes(&cell, old));
         if entry.value() == &cell {
             self.bytes.fetch_add(w, Ordering::Relaxed);
         }
-        self.first_position
-            .fetch_min(log_position, Ordering::AcqRel);
+        let mut first = self
+            .first_position
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if first.is_none_or(|f| log_position < f) {
+            *first = Some(log_position);
+        }
     }
 
     /// The cell for `key`, tombstones included.
@@ -98,11 +85,11 @@ impl Memtable {
     }
 
     /// The smallest commit log position of the records it holds, if any.
-    pub fn first_position(&self) -> Option<u64> {
-        match self.first_position.load(Ordering::Acquire) {
-            u64::MAX => None,
-            p => Some(p),
-        }
+    pub fn first_position(&self) -> Option<Position> {
+        *self
+            .first_position
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -110,7 +97,11 @@ impl Memtable {
 mod tests {
     use super::*;
 
-    fn cell(v: Option<&str>, ts: u64) -> Cell {
+    fn pos(offset: u64) -> Position {
+        Position { segment: 1, offset }
+    }
+
+    fn cell(v: Option<&str>, ts: i64) -> Cell {
         Cell {
             value: v.map(|s| s.as_bytes().to_vec()),
             timestamp: ts,
@@ -120,17 +111,17 @@ mod tests {
     #[test]
     fn last_write_wins_whatever_the_arrival_order() {
         let m = Memtable::new();
-        m.apply(b"k", cell(Some("new"), 20), 5);
-        m.apply(b"k", cell(Some("old"), 10), 3);
+        m.apply(b"k", cell(Some("new"), 20), pos(5));
+        m.apply(b"k", cell(Some("old"), 10), pos(3));
         assert_eq!(m.get(b"k").unwrap(), cell(Some("new"), 20));
-        m.apply(b"k", cell(None, 30), 7);
+        m.apply(b"k", cell(None, 30), pos(7));
         assert_eq!(m.get(b"k").unwrap().value, None);
-        assert_eq!(m.first_position(), Some(3));
+        assert_eq!(m.first_position(), Some(pos(3)));
         // Ties: the tombstone wins, then the larger value.
-        m.apply(b"t", cell(Some("a"), 1), 8);
-        m.apply(b"t", cell(Some("b"), 1), 8);
+        m.apply(b"t", cell(Some("a"), 1), pos(8));
+        m.apply(b"t", cell(Some("b"), 1), pos(8));
         assert_eq!(m.get(b"t").unwrap().value.unwrap(), b"b");
-        m.apply(b"t", cell(None, 1), 8);
+        m.apply(b"t", cell(None, 1), pos(8));
         assert_eq!(m.get(b"t").unwrap().value, None);
     }
 
@@ -138,7 +129,7 @@ mod tests {
     fn ranges_are_ordered_and_bounded() {
         let m = Memtable::new();
         for k in ["d", "a", "c", "b", "e"] {
-            m.apply(k.as_bytes(), cell(Some(k), 1), 0);
+            m.apply(k.as_bytes(), cell(Some(k), 1), pos(0));
         }
         let keys: Vec<_> = m
             .range(

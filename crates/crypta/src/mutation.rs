@@ -33,7 +33,7 @@ pub fn encode(mutations: &[Mutation]) -> Vec<u8> {
     out.put_u32(u32::try_from(mutations.len()).unwrap_or(u32::MAX));
     for m in mutations {
         out.put_u32(m.table);
-        out.put_u64(m.cell.timestamp);
+        out.put_u64(m.cell.timestamp.cast_unsigned());
         out.put_u8(u8::from(m.cell.value.is_none()));
         out.put_u32(u32::try_from(m.key.len()).unwrap_or(u32::MAX));
         out.extend_from_slice(&m.key);
@@ -56,7 +56,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Mutation>, WireError> {
     let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(1024));
     for _ in 0..count {
         let table = r.u32("table id")?;
-        let timestamp = r.u64("timestamp")?;
+        let timestamp = r.u64("timestamp")?.cast_signed();
         let flags = r.u8("flags")?;
         if flags > 1 {
             return Err(r.out_of_range("mutation flags"));
@@ -97,7 +97,7 @@ mod tests {
                 key: vec![],
                 cell: Cell {
                     value: None,
-                    timestamp: u64::MAX,
+                    timestamp: i64::MAX,
                 },
             },
         ];

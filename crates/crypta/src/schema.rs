@@ -125,7 +125,7 @@ pub fn apply(state: &mut ManifestState, stmt: &Statement) -> Result<Applied, Sch
                     value_column: value.clone(),
                     compression,
                     sstables: Vec::new(),
-                    flushed_position: 0,
+                    flushed_position: [0, 0],
                 },
             );
             Ok(Applied::Changed)

@@ -1,0 +1,475 @@
+//! The commands, shared by one-shot invocations and `crypta shell`.
+
+use std::error::Error;
+use std::io::{BufRead, IsTerminal, Write};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use crypta::{Config, Engine, UpgradeOptions};
+use crypta_keys::{KeyId, Timestamp};
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+/// Every command of the tool.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Writes DIR/crypta.yaml with the embedded default (local key file, directories under DIR).
+    Init {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Runs a CQL schema statement (CREATE/ALTER/DROP/DESC).
+    Cql {
+        /// The statement.
+        statement: String,
+    },
+    /// Sets KEY to VALUE in KS.T.
+    Put {
+        /// keyspace.table
+        table: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// Prints the value of KEY (exit status 1 and nothing on stdout when absent).
+    Get {
+        /// keyspace.table
+        table: String,
+        /// Key.
+        key: String,
+    },
+    /// Deletes KEY.
+    Delete {
+        /// keyspace.table
+        table: String,
+        /// Key.
+        key: String,
+    },
+    /// Prints rows in key order, one key<TAB>value per line.
+    Scan {
+        /// keyspace.table
+        table: String,
+        /// First key (inclusive).
+        #[arg(long)]
+        start: Option<String>,
+        /// Last key (exclusive).
+        #[arg(long)]
+        end: Option<String>,
+        /// At most this many rows.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Loads N generated rows (keys key-000000000001..., values of B bytes).
+    Load {
+        /// keyspace.table
+        table: String,
+        /// Number of rows.
+        #[arg(long)]
+        rows: u64,
+        /// Bytes per value.
+        #[arg(long, default_value_t = 100)]
+        value_size: usize,
+    },
+    /// Flushes memtables of KS [T...] (all when omitted) to SSTables.
+    Flush {
+        /// Keyspace, then tables.
+        names: Vec<String>,
+    },
+    /// Compacts the SSTables of KS [T...] into one per table.
+    Compact {
+        /// Keyspace, then tables.
+        names: Vec<String>,
+    },
+    /// Rewrites SSTables under the current options and key (as nodetool upgradesstables).
+    Upgradesstables {
+        /// Rewrite every SSTable, not only outdated ones.
+        #[arg(short = 'a', long = "include-all-sstables")]
+        include_all: bool,
+        /// Tables rewritten in parallel.
+        #[arg(short = 'j', long = "jobs", default_value_t = 2)]
+        jobs: usize,
+        /// Keyspace, then tables.
+        names: Vec<String>,
+    },
+    /// Reads and checks every chunk of KS [T...] (exit status 1 and the failing file on error).
+    Verify {
+        /// Keyspace, then tables.
+        names: Vec<String>,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Reads commands, one per line, from stdin against one open engine.
+    Shell,
+    /// Encrypts sample rows with a local key, reads them back, checks the disk for plaintext.
+    Demo {
+        /// Directory to work in (a fresh temporary directory if absent).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rows to write.
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
+    },
+}
+
+/// `crypta keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Lists keys (ID, Name, Cipher, State, dates, Keyspace).
+    List {
+        /// Only this KMIP group (or `local`).
+        #[arg(long = "kmip-host")]
+        kmip_host: Option<String>,
+    },
+    /// Stops a key encrypting new data from TIME (default now); it still decrypts.
+    Expire {
+        /// Key id.
+        id: String,
+        /// When: YYYY-MM-DD[THH:MM[:SS]Z] (UTC) or @SECONDS.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Revokes a key now: new data gets a new key; old data still decrypts.
+    Revoke {
+        /// Key id.
+        id: String,
+        /// Record that the key was compromised.
+        #[arg(long)]
+        compromised: bool,
+    },
+    /// Destroys a key (refused while live files need it, unless --force).
+    Destroy {
+        /// Key id.
+        id: String,
+        /// Destroy even if files still need it (they become unreadable).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Lists each key id with the files that need it.
+    Usage,
+}
+
+/// A command line inside `crypta shell`.
+#[derive(Debug, Parser)]
+#[command(name = "", no_binary_name = true)]
+struct ShellLine {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn open(config: &Path) -> Res<Engine> {
+    let cfg = Config::load(config).map_err(|e| {
+        format!("{e}\n(create one with `crypta init DIR` and pass --config DIR/crypta.yaml)")
+    })?;
+    Ok(Engine::open(cfg)?)
+}
+
+/// Runs one command from the command line.
+pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode> {
+    match command {
+        Command::Init { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            let dir = std::fs::canonicalize(&dir)?;
+            let path = dir.join("crypta.yaml");
+            if path.exists() {
+                return Err(format!("{} already exists", path.display()).into());
+            }
+            std::fs::write(&path, Config::init_yaml(&dir))?;
+            writeln!(out, "wrote {}", path.display())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dir, rows } => {
+            crate::demo::run(dir, rows, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Shell => {
+            let engine = open(config)?;
+            shell(&engine, out)?;
+            engine.close()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            let engine = open(config)?;
+            let code = execute(&engine, other, out)?;
+            engine.close()?;
+            Ok(code)
+        }
+    }
+}
+
+fn shell(engine: &Engine, out: &mut dyn Write) -> Res<()> {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if matches!(trimmed, "exit" | "quit") {
+            break;
+        }
+        let result = crate::words::split(trimmed)
+            .map_err(|e| -> Box<dyn Error> { e.into() })
+            .and_then(|words| ShellLine::try_parse_from(words).map_err(|e| e.to_string().into()))
+            .and_then(|l| match l.command {
+                Command::Shell | Command::Init { .. } | Command::Demo { .. } => {
+                    Err("not available inside crypta shell".into())
+                }
+                c => execute(engine, c, out),
+            });
+        match result {
+            Ok(code) if code == ExitCode::SUCCESS => writeln!(out, "ok")?,
+            Ok(_) => writeln!(out, "not found")?,
+            Err(e) => writeln!(out, "error: {}", e.to_string().trim_end())?,
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn bound(b: Option<&String>, inclusive: bool) -> Bound<&[u8]> {
+    match b {
+        None => Bound::Unbounded,
+        Some(k) if inclusive => Bound::Included(k.as_bytes()),
+        Some(k) => Bound::Excluded(k.as_bytes()),
+    }
+}
+
+/// Runs a command against an open engine.
+pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<ExitCode> {
+    match command {
+        Command::Cql { statement } => {
+            let text = engine.execute_cql(&statement)?;
+            if !text.is_empty() {
+                writeln!(out, "{text}")?;
+            }
+        }
+        Command::Put { table, key, value } => {
+            engine.put(&table, key.as_bytes(), value.as_bytes())?
+        }
+        Command::Get { table, key } => match engine.get(&table, key.as_bytes())? {
+            Some(v) => {
+                out.write_all(&v)?;
+                writeln!(out)?;
+            }
+            None => return Ok(ExitCode::from(1)),
+        },
+        Command::Delete { table, key } => engine.delete(&table, key.as_bytes())?,
+        Command::Scan {
+            table,
+            start,
+            end,
+            limit,
+        } => {
+            for (k, v) in engine.scan(
+                &table,
+                bound(start.as_ref(), true),
+                bound(end.as_ref(), false),
+                limit,
+            )? {
+                out.write_all(&k)?;
+                out.write_all(b"\t")?;
+                out.write_all(&v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Command::Load {
+            table,
+            rows,
+            value_size,
+        } => load(engine, &table, rows, value_size, out)?,
+        Command::Flush { names } => engine.flush(&qualify(&names))?,
+        Command::Compact { names } => {
+            let r = engine.compact(&qualify(&names))?;
+            writeln!(
+                out,
+                "compacted {} tables: {} SSTables into {}, {} entries",
+                r.tables, r.inputs, r.outputs, r.entries
+            )?;
+        }
+        Command::Upgradesstables {
+            include_all,
+            jobs,
+            names,
+        } => {
+            let tty = std::io::stderr().is_terminal();
+            let started = Instant::now();
+            let r = engine.upgradesstables(
+                &qualify(&names),
+                &UpgradeOptions { include_all, jobs },
+                &|p| {
+                    if tty {
+                        eprint!(
+                            "\rupgradesstables: {}/{} SSTables ({})   ",
+                            p.done, p.total, p.table
+                        );
+                    }
+                },
+            )?;
+            if tty {
+                eprintln!();
+            }
+            writeln!(
+                out,
+                "upgradesstables: rewrote {} SSTables ({} entries), {} already current, in {:.1}s",
+                r.rewritten,
+                r.entries,
+                r.skipped,
+                started.elapsed().as_secs_f64()
+            )?;
+        }
+        Command::Verify { names } => {
+            let mut files = 0;
+            for (path, report) in engine
+                .verify(&qualify(&names))
+                .map_err(|e| format!("verify failed: {e}"))?
+            {
+                files += 1;
+                let _ = (path, report);
+            }
+            writeln!(
+                out,
+                "verified {files} SSTables: every chunk and component checks"
+            )?;
+        }
+        Command::Keys { command } => keys(engine, command, out)?,
+        Command::Init { .. } | Command::Shell | Command::Demo { .. } => {
+            return Err("not available here".into());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flush ks t1 t2` names tables as `ks t1 t2`; the engine takes `ks.t1`, `ks.t2` (or `ks`).
+fn qualify(names: &[String]) -> Vec<String> {
+    match names.split_first() {
+        None => Vec::new(),
+        Some((ks, [])) => vec![ks.clone()],
+        Some((ks, tables)) => tables
+            .iter()
+            .map(|t| {
+                if t.contains('.') {
+                    t.clone()
+                } else {
+                    format!("{ks}.{t}")
+                }
+            })
+            .collect(),
+    }
+}
+
+fn load(
+    engine: &Engine,
+    table: &str,
+    rows: u64,
+    value_size: usize,
+    out: &mut dyn Write,
+) -> Res<()> {
+    let tty = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let mut value = vec![b'x'; value_size];
+    const BATCH: u64 = 256;
+    let mut i = 0u64;
+    while i < rows {
+        let n = BATCH.min(rows - i);
+        let ops: Vec<crypta::BatchOp> = (i..i + n)
+            .map(|r| {
+                let fill = format!("{r:012}");
+                for (d, s) in value.iter_mut().zip(fill.bytes().cycle()) {
+                    *d = s;
+                }
+                crypta::BatchOp::Put {
+                    table: table.to_string(),
+                    key: format!("key-{r:012}").into_bytes(),
+                    value: value.clone(),
+                }
+            })
+            .collect();
+        engine.batch_unlogged(&ops)?;
+        i += n;
+        if tty && (i.is_multiple_of(BATCH * 64) || i == rows) {
+            let pct = i * 100 / rows.max(1);
+            let bar = "#".repeat((pct / 4) as usize);
+            eprint!("\rload [{bar:<25}] {pct:>3}% {i}/{rows} rows");
+        }
+    }
+    if tty {
+        eprintln!();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    writeln!(
+        out,
+        "loaded {rows} rows into {table} in {secs:.1}s ({:.0} rows/s)",
+        rows as f64 / secs.max(1e-9)
+    )?;
+    Ok(())
+}
+
+fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
+    let reg = engine.keys();
+    match command {
+        KeysCommand::List { kmip_host } => {
+            let mut rows = Vec::new();
+            for (name, m) in reg.managers() {
+                if kmip_host.as_ref().is_some_and(|h| h != &name) {
+                    continue;
+                }
+                for k in m.list()? {
+                    rows.push((name.clone(), k));
+                }
+            }
+            if let Some(h) = &kmip_host
+                && reg.manager(h).is_none()
+            {
+                return Err(
+                    format!("no key provider named {h} (kmip_hosts groups and 'local')").into(),
+                );
+            }
+            writeln!(out, "{}", crypta::keys::format_key_table(&rows))?;
+        }
+        KeysCommand::Expire { id, at } => {
+            let id: KeyId = id.parse()?;
+            let at = match at {
+                Some(t) => t.parse::<Timestamp>()?,
+                None => Timestamp::now(),
+            };
+            let (_, m, _) = reg.find(&id)?;
+            let info = m.expire(&id, at)?;
+            writeln!(out, "key {} stops encrypting new data at {}", info.id, at)?;
+        }
+        KeysCommand::Revoke { id, compromised } => {
+            let id: KeyId = id.parse()?;
+            let (_, m, _) = reg.find(&id)?;
+            let info = m.revoke(&id, compromised)?;
+            writeln!(
+                out,
+                "key {} is now {}: it decrypts existing data, new data gets a new key",
+                info.id, info.state
+            )?;
+        }
+        KeysCommand::Destroy { id, force } => {
+            let id: KeyId = id.parse()?;
+            let info = engine.destroy_key(&id, force)?;
+            writeln!(out, "key {} is {}", info.id, info.state)?;
+        }
+        KeysCommand::Usage => {
+            let usage = engine.key_usage()?;
+            if usage.by_key.is_empty() {
+                writeln!(out, "no file needs any key")?;
+            }
+            for (id, files) in &usage.by_key {
+                writeln!(out, "{id}")?;
+                for f in files {
+                    writeln!(out, "    {}", f.display())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

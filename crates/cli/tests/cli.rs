@@ -1,0 +1,147 @@
+//! The binary: init, cql with positioned errors, put/get/delete/scan, DESC, keys, shell.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_crypta");
+
+fn run(config: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(config: &Path, args: &[&str]) -> String {
+    let o = run(config, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn newcomer_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let config = dir.path().join("crypta.yaml");
+    ok(
+        &config,
+        &[
+            "cql",
+            "CREATE KEYSPACE test WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        ],
+    );
+    ok(
+        &config,
+        &[
+            "cql",
+            "CREATE TABLE test.encryption_test (id text PRIMARY KEY, value text) WITH COMPRESSION = {'class': 'Encryptor', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 128}",
+        ],
+    );
+    let o = run(
+        &config,
+        &[
+            "cql",
+            "CREATE TABLE test.x (id text PRIMARY KEY value text)",
+        ],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 1, column") && err.contains('^'), "{err}");
+
+    ok(
+        &config,
+        &["put", "test.encryption_test", "k1", "hello world"],
+    );
+    assert_eq!(
+        ok(&config, &["get", "test.encryption_test", "k1"]),
+        "hello world\n"
+    );
+    let o = run(&config, &["get", "test.encryption_test", "missing"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    ok(&config, &["put", "test.encryption_test", "k2", "two"]);
+    ok(&config, &["delete", "test.encryption_test", "k1"]);
+    assert_eq!(ok(&config, &["scan", "test.encryption_test"]), "k2\ttwo\n");
+    ok(&config, &["flush"]);
+    let desc = ok(&config, &["cql", "DESC TABLE test.encryption_test"]);
+    assert!(
+        desc.contains("'cipher_algorithm': 'AES/ECB/PKCS5Padding'"),
+        "{desc}"
+    );
+    let list = ok(&config, &["keys", "list"]);
+    assert!(list.starts_with("ID"), "{list}");
+    assert!(
+        list.contains("AES/128") && list.contains("Active"),
+        "{list}"
+    );
+    let usage = ok(&config, &["keys", "usage"]);
+    assert!(usage.contains("test-encryption_test-"), "{usage}");
+    ok(&config, &["verify"]);
+    let load = ok(
+        &config,
+        &[
+            "load",
+            "test.encryption_test",
+            "--rows",
+            "2000",
+            "--value-size",
+            "50",
+        ],
+    );
+    assert!(load.contains("loaded 2000 rows"), "{load}");
+    let up = ok(&config, &["upgradesstables", "-a", "test"]);
+    assert!(up.contains("upgradesstables: rewrote"), "{up}");
+}
+
+#[test]
+fn shell_answers_each_command_as_it_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(BIN)
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let config = dir.path().join("crypta.yaml");
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "cql \"CREATE KEYSPACE ks WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}\"").unwrap();
+    writeln!(
+        stdin,
+        "cql \"CREATE TABLE ks.t (id text PRIMARY KEY, v text)\""
+    )
+    .unwrap();
+    writeln!(stdin, "put ks.t a 'one two'").unwrap();
+    writeln!(stdin, "get ks.t a").unwrap();
+    writeln!(stdin, "get ks.t b").unwrap();
+    writeln!(stdin, "put ks.nope a b").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[..5], ["ok", "ok", "ok", "one two", "ok"], "{text}");
+    assert_eq!(lines[5], "not found", "{text}");
+    assert!(
+        lines[6].starts_with("error:") && lines[6].contains("ks.nope"),
+        "{text}"
+    );
+}

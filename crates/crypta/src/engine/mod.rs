@@ -1,0 +1,793 @@
+//! The engine: opening a data directory, the write and read paths, flush.
+
+mod compaction;
+mod keyusage;
+mod merge;
+mod open;
+mod system;
+mod table;
+mod upgrade;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak, mpsc};
+
+use crypta_commitlog::{CommitLog, Position};
+use crypta_compression::CompressionOptions;
+use crypta_keys::KeyProvider;
+use crypta_sstable::{ChunkCache, Entry, SstableWriter, WriterOptions};
+
+pub use compaction::CompactionReport;
+pub use keyusage::KeyUsage;
+pub use system::{Ballot, Paxos, PaxosState};
+pub use upgrade::{UpgradeOptions, UpgradeProgress, UpgradeReport};
+
+use crate::config::Config;
+use crate::keys::{AnyProvider, KeyRegistry};
+use crate::manifest::{self, ManifestState, TableDef};
+use crate::memtable::Memtable;
+use crate::mutation::{self, Mutation};
+use crate::schema::{self, Applied};
+use crate::{Error, Result};
+pub(crate) use merge::supersedes;
+use merge::{MergeIter, Source};
+use table::{LiveSstable, Table, read};
+
+/// The largest key accepted (Cassandra's partition key limit).
+pub const MAX_KEY_LEN: usize = crypta_sstable::MAX_KEY_LEN;
+/// The largest value accepted in one write.
+pub const MAX_VALUE_LEN: usize = 128 * 1024 * 1024;
+
+/// One write of a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Sets `key` to `value` in `table` (`keyspace.table`).
+    Put {
+        /// `keyspace.table`.
+        table: String,
+        /// Key.
+        key: Vec<u8>,
+        /// Value.
+        value: Vec<u8>,
+    },
+    /// Deletes `key` in `table`.
+    Delete {
+        /// `keyspace.table`.
+        table: String,
+        /// Key.
+        key: Vec<u8>,
+    },
+}
+
+/// An open engine. Cheap to clone; all clones share one engine.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    config: Config,
+    data_dir: PathBuf,
+    _lock: File,
+    keys: Arc<KeyRegistry>,
+    commitlog: CommitLog,
+    state: Mutex<ManifestState>,
+    tables: RwLock<HashMap<u32, Arc<Table>>>,
+    cache: Arc<ChunkCache>,
+    clock: AtomicI64,
+    /// Writers hold it shared from commit log append to memtable apply; memtable switches
+    /// and commit log discards hold it exclusively, so that no record is between the two.
+    gate: RwLock<()>,
+    poisoned: Mutex<Option<String>>,
+    closed: AtomicBool,
+    /// Requests to the background worker (flush, then size-tiered compaction, of a table).
+    worker: Mutex<Option<mpsc::Sender<u32>>>,
+    worker_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Serializes paxos acceptor updates.
+    pub(crate) paxos_lock: Mutex<()>,
+}
+
+/// Splits `keyspace.table`.
+pub fn split_table(qualified: &str) -> Result<(&str, &str)> {
+    qualified
+        .split_once('.')
+        .filter(|(k, t)| !k.is_empty() && !t.is_empty())
+        .ok_or_else(|| Error::NoTable(format!("{qualified} (write keyspace.table)")))
+}
+
+fn now_micros() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Engine {
+    /// Opens (creating if needed) the engine described by `config`: takes the data
+    /// directory's lock, reads the manifest, replays the commit log, finishes interrupted
+    /// batches, and removes files no manifest refers to.
+    pub fn open(config: Config) -> Result<Engine> {
+        open::open(config)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The key sources.
+    pub fn keys(&self) -> &Arc<KeyRegistry> {
+        &self.inner.keys
+    }
+
+    /// Runs one schema statement (`CREATE`, `ALTER`, `DROP`, `DESC`); returns what `DESC`
+    /// prints, or an empty string.
+    pub fn execute_cql(&self, cql: &str) -> Result<String> {
+        let stmt = crate::cql::parse(cql)?;
+        self.inner.execute(&stmt)
+    }
+
+    /// A snapshot of the schema and live files.
+    pub fn manifest(&self) -> ManifestState {
+        self.inner.lock_state().clone()
+    }
+
+    /// Sets `key` to `value` in `keyspace.table`.
+    pub fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.batch_unlogged(&[BatchOp::Put {
+            table: table.to_string(),
+            key: key.to_vec(),
+            value: value.to_vec(),
+        }])
+    }
+
+    /// Deletes `key` in `keyspace.table`.
+    pub fn delete(&self, table: &str, key: &[u8]) -> Result<()> {
+        self.batch_unlogged(&[BatchOp::Delete {
+            table: table.to_string(),
+            key: key.to_vec(),
+        }])
+    }
+
+    /// Applies several writes as one commit log record: after a crash, all or none of them
+    /// are there.
+    pub fn batch_unlogged(&self, ops: &[BatchOp]) -> Result<()> {
+        let muts = self.inner.mutations(ops)?;
+        self.inner.write(&muts)
+    }
+
+    /// A logged batch across tables: recorded in `system.batchlog` first, then applied, then
+    /// removed from the batchlog; a batch interrupted by a crash is finished at the next open.
+    pub fn batch(&self, ops: &[BatchOp]) -> Result<()> {
+        system::logged_batch(&self.inner, ops)
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let t = self.inner.table(table)?;
+        Ok(self.inner.get_entry(&t, key)?.and_then(|e| e.value))
+    }
+
+    /// Live rows of `keyspace.table` in key order within the bounds, at most `limit`.
+    pub fn scan(
+        &self,
+        table: &str,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let t = self.inner.table(table)?;
+        let mut out = Vec::new();
+        for item in self.inner.merged_range(&t, start, end) {
+            let (k, e) = item?;
+            if let Some(v) = e.value {
+                out.push((k, v));
+                if limit.is_some_and(|l| out.len() >= l) {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Flushes the memtables of the named tables (all tables when `tables` is empty).
+    pub fn flush(&self, tables: &[String]) -> Result<()> {
+        let selected = self.inner.select_tables(tables)?;
+        for t in &selected {
+            self.inner.flush_table(t)?;
+        }
+        self.inner.discard_commitlog()?;
+        for t in &selected {
+            compaction::maybe_compact(&self.inner, t)?;
+        }
+        Ok(())
+    }
+
+    /// Compacts the SSTables of the named tables (all when empty) into one each.
+    pub fn compact(&self, tables: &[String]) -> Result<CompactionReport> {
+        compaction::compact_all(&self.inner, tables)
+    }
+
+    /// `nodetool upgradesstables`: rewrites SSTables on another format, other compression or
+    /// encryption settings, or a key that is no longer the one to encrypt with (all of them
+    /// with `include_all`).
+    pub fn upgradesstables(
+        &self,
+        tables: &[String],
+        options: &UpgradeOptions,
+        progress: &(dyn Fn(&UpgradeProgress) + Sync),
+    ) -> Result<UpgradeReport> {
+        upgrade::run(&self.inner, tables, options, progress)
+    }
+
+    /// Reads and checks every chunk of every live SSTable of the named tables.
+    pub fn verify(
+        &self,
+        tables: &[String],
+    ) -> Result<Vec<(PathBuf, crypta_sstable::VerifyReport)>> {
+        let mut out = Vec::new();
+        for t in self.inner.select_tables(tables)? {
+            for s in read(&t.sstables).iter() {
+                out.push((s.path.clone(), s.reader.verify()?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which files need which keys, read without decrypting anything.
+    pub fn key_usage(&self) -> Result<KeyUsage> {
+        keyusage::collect(&self.inner)
+    }
+
+    /// Destroys a key, refusing while any live file needs it unless `force`.
+    pub fn destroy_key(
+        &self,
+        id: &crypta_keys::KeyId,
+        force: bool,
+    ) -> Result<crypta_keys::KeyInfo> {
+        let usage = self.key_usage()?;
+        if let Some(files) = usage.files_for(id)
+            && !files.is_empty()
+            && !force
+        {
+            return Err(Error::KeyInUse {
+                key_id: id.clone(),
+                files: files.to_vec(),
+            });
+        }
+        let (_, manager, _) = self.inner.keys.find(id)?;
+        Ok(manager.destroy(id)?)
+    }
+
+    /// The paxos acceptor of this node (`system.paxos`), for conditional writes.
+    pub fn paxos(&self) -> Paxos {
+        Paxos::new(self.inner.clone())
+    }
+
+    /// Compare-and-set on one key: sets it to `new` (deletes it for `None`) only if its
+    /// current value is `expected` (`None`: absent). Runs paxos promise/accept/commit against
+    /// this node's acceptor. Returns whether it applied.
+    pub fn compare_and_set(
+        &self,
+        table: &str,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool> {
+        system::compare_and_set(&self.inner, table, key, expected, new)
+    }
+
+    /// Stops the background worker, flushes everything and syncs the commit log.
+    pub fn close(self) -> Result<()> {
+        self.inner.stop_worker();
+        self.flush(&[])?;
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.commitlog.sync()?;
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock_state(&self) -> std::sync::MutexGuard<'_, ManifestState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        match &*self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(reason) => Err(Error::Poisoned(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn poison(&self, reason: String) {
+        log::error!("engine refuses further writes: {reason}");
+        let mut p = self.poisoned.lock().unwrap_or_else(PoisonError::into_inner);
+        p.get_or_insert(reason);
+    }
+
+    /// A write timestamp: microseconds since the epoch, strictly increasing in this engine.
+    pub(crate) fn next_timestamp(&self) -> i64 {
+        let now = now_micros();
+        let mut last = self.clock.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last.saturating_add(1));
+            match self
+                .clock
+                .compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(l) => last = l,
+            }
+        }
+    }
+
+    pub(crate) fn table(&self, qualified: &str) -> Result<Arc<Table>> {
+        let (ks, name) = split_table(qualified)?;
+        let tables = read(&self.tables);
+        tables
+            .values()
+            .find(|t| t.keyspace == ks && t.name == name)
+            .cloned()
+            .ok_or_else(|| Error::NoTable(qualified.to_string()))
+    }
+
+    pub(crate) fn select_tables(&self, names: &[String]) -> Result<Vec<Arc<Table>>> {
+        let tables = read(&self.tables);
+        let mut all: Vec<Arc<Table>> = tables.values().cloned().collect();
+        all.sort_by_key(|t| t.id);
+        if names.is_empty() {
+            return Ok(all);
+        }
+        let mut out = Vec::new();
+        for n in names {
+            // A bare keyspace name selects all its tables.
+            let matched: Vec<Arc<Table>> = match n.split_once('.') {
+                Some(_) => vec![self.table(n)?],
+                None => all.iter().filter(|t| &t.keyspace == n).cloned().collect(),
+            };
+            if matched.is_empty() {
+                return Err(Error::NoTable(format!("{n} (no such keyspace or table)")));
+            }
+            out.extend(matched);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn mutations(&self, ops: &[BatchOp]) -> Result<Vec<Mutation>> {
+        let ts = self.next_timestamp();
+        ops.iter()
+            .map(|op| {
+                let (table, key, value) = match op {
+                    BatchOp::Put { table, key, value } => (table, key, Some(value.clone())),
+                    BatchOp::Delete { table, key } => (table, key, None),
+                };
+                if key.len() > MAX_KEY_LEN {
+                    return Err(Error::TooLarge {
+                        what: "key",
+                        len: key.len(),
+                        max: MAX_KEY_LEN,
+                    });
+                }
+                if let Some(v) = &value
+                    && v.len() > MAX_VALUE_LEN
+                {
+                    return Err(Error::TooLarge {
+                        what: "value",
+                        len: v.len(),
+                        max: MAX_VALUE_LEN,
+                    });
+                }
+                Ok(Mutation {
+                    table: self.table(table)?.id,
+                    key: key.clone(),
+                    cell: Entry {
+                        value,
+                        timestamp: ts,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Commit log, then memtables. Returns once the record is as durable as the sync mode
+    /// promises.
+    pub(crate) fn write(&self, muts: &[Mutation]) -> Result<()> {
+        self.check_poisoned()?;
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Poisoned("the engine is closed".into()));
+        }
+        let record = mutation::encode(muts);
+        let mut full = Vec::new();
+        {
+            let _gate = self.gate.read().unwrap_or_else(PoisonError::into_inner);
+            let pos = self.commitlog.append(&record)?;
+            let tables = read(&self.tables);
+            for m in muts {
+                let t = tables
+                    .get(&m.table)
+                    .ok_or_else(|| Error::NoTable(format!("table id {}", m.table)))?;
+                let mem = read(&t.active).clone();
+                mem.apply(&m.key, m.cell.clone(), pos);
+                if mem.size_bytes() >= self.memtable_limit() {
+                    full.push(t.clone());
+                }
+            }
+        }
+        for t in full {
+            // The worker flushes in the background; a writer that outruns it (a second
+            // memtable full while one is still being written) flushes itself, which holds
+            // memory to about two memtables per table.
+            let backlog = !read(&t.flushing).is_empty();
+            if backlog || !self.request_flush(t.id) {
+                self.flush_table(&t)?;
+                self.discard_commitlog()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the worker to flush (then maybe compact) table `id`; false if there is no worker.
+    fn request_flush(&self, id: u32) -> bool {
+        let worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+        worker.as_ref().is_some_and(|tx| tx.send(id).is_ok())
+    }
+
+    pub(crate) fn start_worker(self: &Arc<Self>) -> Result<()> {
+        let (tx, rx) = mpsc::channel::<u32>();
+        let weak: Weak<Inner> = Arc::downgrade(self);
+        let handle = std::thread::Builder::new()
+            .name("crypta-flush-compact".into())
+            .spawn(move || {
+                while let Ok(id) = rx.recv() {
+                    let Some(inner) = weak.upgrade() else { return };
+                    let Some(t) = read(&inner.tables).get(&id).cloned() else {
+                        continue;
+                    };
+                    if read(&t.active).size_bytes() >= inner.memtable_limit()
+                        && let Err(e) = inner
+                            .flush_table(&t)
+                            .and_then(|()| inner.discard_commitlog())
+                    {
+                        log::error!("background flush of {} failed: {e}", t.qualified());
+                        continue;
+                    }
+                    if let Err(e) = compaction::maybe_compact(&inner, &t) {
+                        log::error!("compaction of {} failed: {e}", t.qualified());
+                    }
+                }
+            })
+            .map_err(|source| Error::Io {
+                operation: "starting the flush and compaction thread for",
+                path: self.data_dir.clone(),
+                source,
+            })?;
+        *self.worker.lock().unwrap_or_else(PoisonError::into_inner) = Some(tx);
+        *self
+            .worker_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        Ok(())
+    }
+
+    fn stop_worker(&self) {
+        self.worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let handle = self
+            .worker_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle
+            && h.join().is_err()
+        {
+            log::error!("the flush and compaction thread panicked");
+        }
+    }
+
+    fn memtable_limit(&self) -> usize {
+        self.config.memtable_size_mb as usize * 1024 * 1024
+    }
+
+    /// The newest entry for `key`, tombstones included.
+    pub(crate) fn get_entry(&self, t: &Table, key: &[u8]) -> Result<Option<Entry>> {
+        let (mems, ssts) = t.read_view();
+        let mut best: Option<Entry> = None;
+        let mut consider = |e: Entry| {
+            if best.as_ref().is_none_or(|b| merge::supersedes(&e, b)) {
+                best = Some(e);
+            }
+        };
+        for m in &mems {
+            if let Some(e) = m.get(key) {
+                consider(e);
+            }
+        }
+        for s in &ssts {
+            if let Some(e) = s.reader.get(key)? {
+                consider(e);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Every source of `t` merged, tombstones included.
+    pub(crate) fn merged_range<'a>(
+        &self,
+        t: &Table,
+        start: Bound<&'a [u8]>,
+        end: Bound<&'a [u8]>,
+    ) -> MergeIter<'static> {
+        let (mems, ssts) = t.read_view();
+        let own = |b: Bound<&[u8]>| match b {
+            Bound::Included(k) => Bound::Included(k.to_vec()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let (start, end) = (own(start), own(end));
+        let mut sources: Vec<Source<'static>> = Vec::new();
+        for m in mems {
+            let items: Vec<Result<(Vec<u8>, Entry)>> =
+                m.range(as_ref(&start), as_ref(&end)).map(Ok).collect();
+            sources.push(Box::new(items.into_iter()));
+        }
+        for s in ssts {
+            let scan = s.reader.range(as_ref(&start), as_ref(&end));
+            sources.push(Box::new(scan.map(|r| r.map_err(Error::from))));
+        }
+        MergeIter::new(sources)
+    }
+
+    /// Switches `t`'s memtable and writes the old one to an SSTable, then records it in the
+    /// manifest (with the commit log position up to which `t` is now on disk).
+    pub(crate) fn flush_table(&self, t: &Arc<Table>) -> Result<()> {
+        let _flush = t.flush_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (old, switch_pos) = {
+            let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+            let mut active = t.active.write().unwrap_or_else(PoisonError::into_inner);
+            if active.is_empty() {
+                return Ok(());
+            }
+            let old = std::mem::replace(&mut *active, Arc::new(Memtable::new()));
+            t.flushing
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(old.clone());
+            (old, self.commitlog.current_position())
+        };
+        let result = self.write_memtable(t, &old, switch_pos);
+        // Whatever happened, the memtable leaves the flushing list only once its SSTable is
+        // live (on success); on failure it stays readable and the engine stops writing.
+        match result {
+            Ok(()) => {
+                t.flushing
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|m| !Arc::ptr_eq(m, &old));
+                Ok(())
+            }
+            Err(e) => {
+                self.poison(format!("flush of {} failed: {e}", t.qualified()));
+                Err(e)
+            }
+        }
+    }
+
+    fn write_memtable(&self, t: &Arc<Table>, mem: &Memtable, switch_pos: Position) -> Result<()> {
+        let (options, keys) = t.codec();
+        let (name, path) = self.new_sstable_path(t)?;
+        let mut w = SstableWriter::create(
+            &path,
+            &options,
+            keys,
+            WriterOptions {
+                expected_entries: mem.len() as u64,
+                ..WriterOptions::default()
+            },
+        )?;
+        for (k, e) in mem.range(Bound::Unbounded, Bound::Unbounded) {
+            w.add(&k, &e)?;
+        }
+        w.finish()?;
+        self.install(t, &[], name, path, Some(switch_pos))
+    }
+
+    /// A fresh SSTable name for `t` (allocated in the manifest).
+    pub(crate) fn new_sstable_path(&self, t: &Table) -> Result<(String, PathBuf)> {
+        let n = self.lock_state().allocate_file();
+        let name = format!("{}-{}-{}-{n:08}.db", t.keyspace, t.name, t.id);
+        let path = self.data_dir.join(&name);
+        Ok((name, path))
+    }
+
+    /// Makes `new` live in place of `replaced` atomically: the manifest is stored first, then
+    /// the in-memory set changes, then replaced files are deleted.
+    pub(crate) fn install(
+        &self,
+        t: &Arc<Table>,
+        replaced: &[Arc<LiveSstable>],
+        name: String,
+        path: PathBuf,
+        flushed: Option<Position>,
+    ) -> Result<()> {
+        let reader =
+            crypta_sstable::Sstable::open(&path, self.any_keys(), Some(self.cache.clone()))?;
+        let live = Arc::new(LiveSstable {
+            name: name.clone(),
+            path,
+            reader,
+        });
+        {
+            let mut state = self.lock_state();
+            let mut next = state.clone();
+            let def = next
+                .tables
+                .get_mut(&t.id)
+                .ok_or_else(|| Error::NoTable(t.qualified()))?;
+            def.sstables
+                .retain(|n| !replaced.iter().any(|r| &r.name == n));
+            if replaced.is_empty() {
+                def.sstables.push(name);
+            } else {
+                // A rewrite takes the place of the oldest file it replaces.
+                let at = replaced
+                    .iter()
+                    .filter_map(|r| {
+                        state
+                            .tables
+                            .get(&t.id)?
+                            .sstables
+                            .iter()
+                            .position(|n| n == &r.name)
+                    })
+                    .min()
+                    .unwrap_or(def.sstables.len())
+                    .min(def.sstables.len());
+                def.sstables.insert(at, name);
+            }
+            if let Some(p) = flushed {
+                def.flushed_position = [p.segment, p.offset];
+            }
+            manifest::store(&self.data_dir, &next)?;
+            *state = next;
+            let mut ssts = t.sstables.write().unwrap_or_else(PoisonError::into_inner);
+            let order: Vec<String> = state
+                .tables
+                .get(&t.id)
+                .map(|d| d.sstables.clone())
+                .unwrap_or_default();
+            let mut all: Vec<Arc<LiveSstable>> = ssts
+                .iter()
+                .filter(|s| !replaced.iter().any(|r| Arc::ptr_eq(r, s)))
+                .cloned()
+                .chain(std::iter::once(live))
+                .collect();
+            all.sort_by_key(|s| {
+                order
+                    .iter()
+                    .position(|n| n == &s.name)
+                    .unwrap_or(usize::MAX)
+            });
+            *ssts = all;
+        }
+        for r in replaced {
+            if let Err(e) = std::fs::remove_file(&r.path) {
+                log::warn!(
+                    "could not remove replaced SSTable {}: {e}",
+                    r.path.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider files are read with: every configured source, by key id (a file may
+    /// predate an `ALTER` that changed the table's key provider).
+    pub(crate) fn any_keys(&self) -> Arc<dyn KeyProvider> {
+        Arc::new(AnyProvider(self.keys.clone()))
+    }
+
+    /// Deletes commit log segments whose every record is in SSTables.
+    pub(crate) fn discard_commitlog(&self) -> Result<()> {
+        let bound = {
+            let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
+            let mut bound = self.commitlog.current_position();
+            for t in read(&self.tables).values() {
+                let (mems, _) = t.read_view();
+                for m in mems {
+                    if let Some(p) = m.first_position() {
+                        bound = bound.min(p);
+                    }
+                }
+            }
+            bound
+        };
+        self.commitlog.discard_up_to(bound)?;
+        Ok(())
+    }
+
+    fn execute(&self, stmt: &crate::cql::Statement) -> Result<String> {
+        let mut state = self.lock_state();
+        let mut next = state.clone();
+        let applied = schema::apply(&mut next, stmt)?;
+        match applied {
+            Applied::Output(s) => Ok(s),
+            Applied::Unchanged => Ok(String::new()),
+            Applied::Changed | Applied::Dropped(_) => {
+                // Resolve every table's provider before storing, so a bad key provider fails
+                // the statement, not a later flush.
+                let mut runtime = Vec::new();
+                for def in next.tables.values() {
+                    let old = state.tables.get(&def.id);
+                    if old.is_none_or(|o| o.compression != def.compression) {
+                        runtime.push((def.clone(), self.codec_for(def)?));
+                    }
+                }
+                manifest::store(&self.data_dir, &next)?;
+                *state = next;
+                let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+                for (def, codec) in runtime {
+                    match tables.get(&def.id) {
+                        Some(t) => *t.codec.write().unwrap_or_else(PoisonError::into_inner) = codec,
+                        None => {
+                            tables.insert(def.id, Arc::new(self.new_table(&def, codec)));
+                        }
+                    }
+                }
+                if let Applied::Dropped(def) = applied
+                    && let Some(t) = tables.remove(&def.id)
+                {
+                    for s in read(&t.sstables).iter() {
+                        if let Err(e) = std::fs::remove_file(&s.path) {
+                            log::warn!("could not remove {}: {e}", s.path.display());
+                        }
+                    }
+                }
+                Ok(String::new())
+            }
+        }
+    }
+
+    pub(crate) fn codec_for(
+        &self,
+        def: &TableDef,
+    ) -> Result<(CompressionOptions, Arc<dyn KeyProvider>)> {
+        let options = CompressionOptions::parse(&def.compression)?;
+        let provider = match &options.encryption {
+            Some(e) => self.keys.provider_for(&e.key_provider)?,
+            None => Arc::new(AnyProvider(self.keys.clone())) as Arc<dyn KeyProvider>,
+        };
+        Ok((options, provider))
+    }
+
+    pub(crate) fn new_table(
+        &self,
+        def: &TableDef,
+        codec: (CompressionOptions, Arc<dyn KeyProvider>),
+    ) -> Table {
+        Table {
+            id: def.id,
+            keyspace: def.keyspace.clone(),
+            name: def.name.clone(),
+            codec: RwLock::new(codec),
+            active: RwLock::new(Arc::new(Memtable::new())),
+            flushing: RwLock::new(Vec::new()),
+            sstables: RwLock::new(Vec::new()),
+            flush_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
+        }
+    }
+}
+
+fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}

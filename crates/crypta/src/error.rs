@@ -1,0 +1,87 @@
+//! The engine's error: its own failures, and the crates' errors wrapped.
+
+use std::path::PathBuf;
+
+/// What went wrong in the engine. Every variant names the table, file, key or setting involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A statement does not parse.
+    #[error("{0}")]
+    Cql(#[from] crate::cql::CqlError),
+    /// A schema statement cannot be applied.
+    #[error(transparent)]
+    Schema(#[from] crate::schema::SchemaError),
+    /// The manifest cannot be read or written.
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    /// A key is unavailable.
+    #[error(transparent)]
+    Key(#[from] crypta_keys::KeyError),
+    /// Compression options or a chunk.
+    #[error(transparent)]
+    Compression(#[from] crypta_compression::CompressionError),
+    /// An SSTable.
+    #[error(transparent)]
+    Sstable(#[from] crypta_sstable::SstableError),
+    /// The commit log.
+    #[error(transparent)]
+    CommitLog(#[from] crypta_commitlog::CommitLogError),
+    /// Another process has the data directory open.
+    #[error("data directory {} is in use by another crypta process (lock file {})", dir.display(), lock.display())]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+    /// A file operation of the engine's own failed.
+    #[error("{operation} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        operation: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No such table.
+    #[error("table '{0}' does not exist")]
+    NoTable(String),
+    /// A key or value is too large.
+    #[error("{what} of {len} bytes is larger than the {max} bytes allowed")]
+    TooLarge {
+        /// `key` or `value`.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A key cannot be destroyed while files still need it.
+    #[error("key {key_id} is still needed by {} file(s), e.g. {}; rewrite them first (crypta upgradesstables -a) or pass --force", files.len(), files.first().map(|f| f.display().to_string()).unwrap_or_default())]
+    KeyInUse {
+        /// The key.
+        key_id: crypta_keys::KeyId,
+        /// Files that need it.
+        files: Vec<PathBuf>,
+    },
+    /// A replayed commit log record is not a mutation record.
+    #[error("commit log record at {position} is not a valid mutation record: {reason}")]
+    BadRecord {
+        /// Where.
+        position: String,
+        /// Why.
+        reason: String,
+    },
+    /// A background task failed earlier; the engine refuses further writes.
+    #[error("the engine stopped accepting writes after an earlier failure: {0}")]
+    Poisoned(String),
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,191 @@
+//! The Rust API: schema, writes, reads, restarts, batches, compare-and-set, locks, errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::ops::Bound;
+
+use common::{KS, config, open};
+use crypta::{BatchOp, Engine, Error};
+
+#[test]
+fn put_get_delete_scan_survive_restart_with_and_without_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor', 'cipher_algorithm': 'AES/GCM/NoPadding'}").unwrap();
+    for i in 0..500u32 {
+        e.put(
+            "ks.t",
+            format!("k{i:04}").as_bytes(),
+            format!("v{i}").as_bytes(),
+        )
+        .unwrap();
+    }
+    e.flush(&[]).unwrap();
+    for i in 0..500u32 {
+        if i % 2 == 0 {
+            e.delete("ks.t", format!("k{i:04}").as_bytes()).unwrap();
+        } else if i % 3 == 0 {
+            e.put("ks.t", format!("k{i:04}").as_bytes(), b"updated")
+                .unwrap();
+        }
+    }
+    let check = |e: &Engine| {
+        assert_eq!(e.get("ks.t", b"k0000").unwrap(), None);
+        assert_eq!(e.get("ks.t", b"k0003").unwrap().unwrap(), b"updated");
+        assert_eq!(e.get("ks.t", b"k0001").unwrap().unwrap(), b"v1");
+        let rows = e
+            .scan(
+                "ks.t",
+                Bound::Included(b"k0100".as_slice()),
+                Bound::Excluded(b"k0200".as_slice()),
+                None,
+            )
+            .unwrap();
+        assert_eq!(rows.len(), 50);
+        assert!(rows.windows(2).all(|w| w[0].0 < w[1].0));
+        let limited = e
+            .scan("ks.t", Bound::Unbounded, Bound::Unbounded, Some(7))
+            .unwrap();
+        assert_eq!(limited.len(), 7);
+    };
+    check(&e);
+    // Drop without close: the commit log is all there is for the deletes.
+    drop(e);
+    let e = open(dir.path(), false);
+    check(&e);
+    e.compact(&[]).unwrap();
+    check(&e);
+    e.close().unwrap();
+    let e = open(dir.path(), false);
+    check(&e);
+}
+
+#[test]
+fn second_opener_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _e = open(dir.path(), false);
+    let err = Engine::open(config(dir.path(), false, "")).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in use by another crypta process"),
+        "{err}"
+    );
+}
+
+#[test]
+fn logged_batches_and_compare_and_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), true);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.a (id text PRIMARY KEY, v text)")
+        .unwrap();
+    e.execute_cql("CREATE TABLE ks.b (id text PRIMARY KEY, v text)")
+        .unwrap();
+    e.batch(&[
+        BatchOp::Put {
+            table: "ks.a".into(),
+            key: b"x".to_vec(),
+            value: b"1".to_vec(),
+        },
+        BatchOp::Put {
+            table: "ks.b".into(),
+            key: b"y".to_vec(),
+            value: b"2".to_vec(),
+        },
+    ])
+    .unwrap();
+    assert_eq!(e.get("ks.a", b"x").unwrap().unwrap(), b"1");
+    assert_eq!(e.get("ks.b", b"y").unwrap().unwrap(), b"2");
+    // The batchlog is empty once the batch is applied.
+    assert!(
+        e.scan("system.batchlog", Bound::Unbounded, Bound::Unbounded, None)
+            .unwrap()
+            .is_empty()
+    );
+
+    assert!(
+        e.compare_and_set("ks.a", b"c", None, Some(b"first"))
+            .unwrap()
+    );
+    assert!(
+        !e.compare_and_set("ks.a", b"c", None, Some(b"second"))
+            .unwrap()
+    );
+    assert!(
+        e.compare_and_set("ks.a", b"c", Some(b"first"), Some(b"third"))
+            .unwrap()
+    );
+    assert_eq!(e.get("ks.a", b"c").unwrap().unwrap(), b"third");
+    assert!(
+        e.compare_and_set("ks.a", b"c", Some(b"third"), None)
+            .unwrap()
+    );
+    assert_eq!(e.get("ks.a", b"c").unwrap(), None);
+    let state = e.paxos().state("ks.a", b"c").unwrap();
+    assert!(state.committed > crypta::Ballot::default());
+    assert!(state.accepted.is_none());
+}
+
+#[test]
+fn errors_name_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    let err = e.put("ks.nope", b"k", b"v").unwrap_err().to_string();
+    assert!(err.contains("ks.nope"), "{err}");
+    let err = e
+        .execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1"), "{err}");
+    e.execute_cql(KS).unwrap();
+    let err = e
+        .execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor', 'key_provider': 'KmipKeyProviderFactory', 'kmip_host': 'nosuchgroup'}")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nosuchgroup"), "{err}");
+    let big = vec![0u8; crypta::MAX_KEY_LEN + 1];
+    e.execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text)")
+        .unwrap();
+    assert!(matches!(
+        e.put("ks.t", &big, b"v").unwrap_err(),
+        Error::TooLarge { .. }
+    ));
+}
+
+#[test]
+fn memtable_limit_flushes_and_compaction_keeps_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::open(config(dir.path(), false, "memtable_size_mb: 1\n")).unwrap();
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'EncryptingLZ4Compressor', 'cipher_algorithm': 'Blowfish/CBC/PKCS5Padding', 'secret_key_strength': 128}").unwrap();
+    let value = vec![b'v'; 1000];
+    for round in 0..3u8 {
+        for i in 0..1500u32 {
+            let mut v = value.clone();
+            v[0] = b'0' + round;
+            e.put("ks.t", format!("k{i:05}").as_bytes(), &v).unwrap();
+        }
+    }
+    // Writes alone (no explicit flush) filled 1 MiB memtables several times over; the
+    // background worker flushed them and size-tiered compaction merged every four.
+    let m = e.manifest();
+    let files = &m.table("ks", "t").unwrap().sstables;
+    assert!(!files.is_empty(), "memtable limit should have flushed");
+    assert!(
+        m.next_file >= 4,
+        "only {} files were ever written",
+        m.next_file
+    );
+    e.compact(&[]).unwrap();
+    assert_eq!(e.manifest().table("ks", "t").unwrap().sstables.len(), 1);
+    for i in (0..1500u32).step_by(97) {
+        assert_eq!(
+            e.get("ks.t", format!("k{i:05}").as_bytes())
+                .unwrap()
+                .unwrap()[0],
+            b'2'
+        );
+    }
+}

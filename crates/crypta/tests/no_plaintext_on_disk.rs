@@ -1,0 +1,80 @@
+//! Rows with a marker in an encrypted table, with system_info_encryption on, leave no trace
+//! of the marker anywhere under the directory; a control table without encryption does.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::ops::Bound;
+
+use common::{KS, files_containing, open};
+
+const SECRET: &[u8] = b"SECRET-MARKER-7f3a9c";
+const CONTROL: &[u8] = b"CONTROL-MARKER-0b1d2e";
+
+#[test]
+fn encrypted_table_and_system_resources_hide_the_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), true);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.secret (id text PRIMARY KEY, v text) WITH compression = \
+         {'class': 'Encryptor', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 128}",
+    )
+    .unwrap();
+    e.execute_cql("CREATE TABLE ks.plain (id text PRIMARY KEY, v text) WITH compression = {'enabled': 'false'}")
+        .unwrap();
+    for i in 0..2000u32 {
+        let mut v = SECRET.to_vec();
+        v.extend_from_slice(format!(" row {i}").as_bytes());
+        e.put(
+            "ks.secret",
+            format!("{}-{i}", String::from_utf8_lossy(SECRET)).as_bytes(),
+            &v,
+        )
+        .unwrap();
+        let mut c = CONTROL.to_vec();
+        c.extend_from_slice(format!(" row {i}").as_bytes());
+        e.put("ks.plain", format!("k{i}").as_bytes(), &c).unwrap();
+    }
+    // A logged batch and a compare-and-set go through system.batchlog and system.paxos.
+    e.batch(&[crypta::BatchOp::Put {
+        table: "ks.secret".into(),
+        key: b"batched".to_vec(),
+        value: SECRET.to_vec(),
+    }])
+    .unwrap();
+    assert!(
+        e.compare_and_set("ks.secret", b"cas", None, Some(SECRET))
+            .unwrap()
+    );
+    e.flush(&[]).unwrap();
+    // Some data stays in the commit log only (written after the flush).
+    e.put("ks.secret", b"late", SECRET).unwrap();
+    e.put("ks.plain", b"late", CONTROL).unwrap();
+
+    let hits = files_containing(dir.path(), SECRET);
+    assert!(hits.is_empty(), "secret marker on disk in {hits:?}");
+    let control = files_containing(dir.path(), CONTROL);
+    assert!(
+        !control.is_empty(),
+        "control marker must be on disk (the search works)"
+    );
+
+    // And everything reads back, before and after a restart.
+    assert_eq!(
+        e.scan("ks.secret", Bound::Unbounded, Bound::Unbounded, None)
+            .unwrap()
+            .len(),
+        2003
+    );
+    e.close().unwrap();
+    let e = open(dir.path(), true);
+    assert_eq!(e.get("ks.secret", b"late").unwrap().unwrap(), SECRET);
+    assert_eq!(e.get("ks.secret", b"cas").unwrap().unwrap(), SECRET);
+    assert_eq!(
+        e.scan("ks.secret", Bound::Unbounded, Bound::Unbounded, None)
+            .unwrap()
+            .len(),
+        2003
+    );
+}
