@@ -1,4 +1,5 @@
 //! `crypta`: the command line tool. See `crypta --help`.
+#![forbid(unsafe_code)]
 
 mod commands;
 mod demo;

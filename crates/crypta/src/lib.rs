@@ -6,6 +6,7 @@
 //! (encrypted when `system_info_encryption` is on), then to a memtable that is flushed to an
 //! SSTable encrypted with the table's options; [`Engine::upgradesstables`] rewrites SSTables
 //! under new settings or keys.
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod cql;

@@ -12,6 +12,7 @@
 //!
 //! This crate does no I/O beyond its key file, so that `crypta-compression` and `crypta-kmip`
 //! can share it without depending on each other.
+#![forbid(unsafe_code)]
 
 mod algorithm;
 mod error;
