@@ -44,6 +44,23 @@ impl KmipHostsConfig {
     pub fn group(&self, name: &str) -> Option<&KmipGroupConfig> {
         self.groups.get(name)
     }
+
+    /// The group called `name`, or an error that lists the groups there are (for a table's
+    /// `kmip_host` option that names no group).
+    pub fn require(&self, name: &str) -> Result<&KmipGroupConfig, KmipError> {
+        self.groups.get(name).ok_or_else(|| KmipError::Config {
+            group: name.to_string(),
+            field: "kmip_host",
+            reason: if self.groups.is_empty() {
+                "kmip_hosts has no groups: add this group to the kmip_hosts section".to_string()
+            } else {
+                format!(
+                    "no such group in kmip_hosts (groups: {})",
+                    self.groups.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            },
+        })
+    }
 }
 
 /// One `kmip_hosts` group. Field names are `hcd.yaml`'s; unknown fields are refused so that a
@@ -336,6 +353,19 @@ kmip_hosts:
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn unknown_group_lists_the_known_ones() {
+        let root: Root = serde_yaml::from_str(HCD).unwrap();
+        assert!(root.kmip_hosts.require("minimal").is_ok());
+        let err = root.kmip_hosts.require("kmip2").unwrap_err().to_string();
+        assert!(err.contains("kmip_groupname, minimal"), "{err}");
+        let err = KmipHostsConfig::default()
+            .require("g")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has no groups"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //!   Get, Get Attributes, Locate, Add/Modify Attribute, Revoke, Destroy) on the hosts of one
 //!   `kmip_hosts` group ([`KmipGroupConfig`]), with mutual TLS from a keystore and a
 //!   truststore (JKS, PKCS#12 or PEM, detected from the bytes: [`StoreInfo`]).
+//! - [`KmipKeyProvider`]: crypta's [`crypta_keys::KeyProvider`] and
+//!   [`crypta_keys::KeyManager`] for one group: the current key of a spec (Locate an Active
+//!   key of the algorithm, length and Object Group, else Create and Activate one), keys by id
+//!   for decryption in any state but destroyed, a cache refreshed every `key_cache_millis`
+//!   that keeps serving while the servers are down, and the rekey operations. The engine
+//!   builds one per group with [`KmipKeyProvider::from_hosts`] and reports
+//!   [`KmipKeyProvider::check`] for `crypta keys check`.
 //!
 //! # Why a codec of our own
 //!

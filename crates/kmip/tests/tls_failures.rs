@@ -22,6 +22,7 @@ fn server_signed_by_an_unknown_ca() {
     assert_eq!(failures[0].step, Step::TlsHandshake);
     assert_eq!(failures[0].tls, Some(TlsProblem::UnknownCa));
     let text = err.to_string();
+    eprintln!("{text}");
     assert!(text.contains("TLS handshake failed"), "{text}");
     assert!(text.contains("unknown CA"), "{text}");
     let report = c.check();
@@ -55,6 +56,7 @@ fn client_certificate_the_server_does_not_trust() {
         "{err}"
     );
     let text = err.to_string();
+    eprintln!("{text}");
     assert!(text.contains("client certificate"), "{text}");
 }
 

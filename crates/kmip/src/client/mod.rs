@@ -157,24 +157,20 @@ impl KmipClient {
         &self.truststore
     }
 
-    fn bad(&self, op: Operation, detail: impl Into<String>) -> KmipError {
+    fn bad(&self, op: Operation, host: &str, detail: impl Into<String>) -> KmipError {
         KmipError::BadResponse {
             group: self.group.clone(),
-            host: self
-                .hosts
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
+            host: host.to_string(),
             operation: op.name(),
             detail: detail.into(),
         }
     }
 
-    fn unique_id(&self, op: Operation, payload: &Ttlv) -> Result<String, KmipError> {
+    fn unique_id(&self, op: Operation, host: &str, payload: &Ttlv) -> Result<String, KmipError> {
         payload
             .child_text(UNIQUE_IDENTIFIER)
             .map(String::from)
-            .ok_or_else(|| self.bad(op, "no Unique Identifier in the reply"))
+            .ok_or_else(|| self.bad(op, host, "no Unique Identifier in the reply"))
     }
 
     /// Discover Versions: the protocol versions the first reachable server speaks.
@@ -255,8 +251,8 @@ impl KmipClient {
             Ttlv::enumeration(OBJECT_TYPE, OBJECT_TYPE_SYMMETRIC_KEY),
             Ttlv::structure(TEMPLATE_ATTRIBUTE, Self::template(key, true)),
         ];
-        let reply = self.call(Operation::Create, payload)?;
-        self.unique_id(Operation::Create, &reply)
+        let (host, reply) = self.call_at(Operation::Create, payload)?;
+        self.unique_id(Operation::Create, &host, &reply)
     }
 
     /// Register: stores `material` (made by the caller) as a symmetric key (Pre-Active).
@@ -284,8 +280,8 @@ impl KmipClient {
             Ttlv::structure(TEMPLATE_ATTRIBUTE, Self::template(key, true)),
             Ttlv::structure(SYMMETRIC_KEY, vec![key_block]),
         ];
-        let reply = self.call(Operation::Register, payload)?;
-        self.unique_id(Operation::Register, &reply)
+        let (host, reply) = self.call_at(Operation::Register, payload)?;
+        self.unique_id(Operation::Register, &host, &reply)
     }
 
     /// Makes key material locally from the OS CSPRNG, sized for the wire length (DES and
@@ -389,7 +385,9 @@ impl KmipClient {
                 return Err(
                     match self.payload_of(Operation::GetAttributes, &host, whole) {
                         Err(e) => e,
-                        Ok(_) => self.bad(Operation::GetAttributes, "one batch item for many"),
+                        Ok(_) => {
+                            self.bad(Operation::GetAttributes, &host, "one batch item for many")
+                        }
                     },
                 );
             }

@@ -265,6 +265,15 @@ impl KmipClient {
 
     /// Sends one operation and returns its response payload, or the server's error.
     pub(crate) fn call(&self, op: Operation, payload: Vec<Ttlv>) -> Result<Ttlv, KmipError> {
+        self.call_at(op, payload).map(|(_, p)| p)
+    }
+
+    /// Like [`KmipClient::call`], with the host that answered.
+    pub(crate) fn call_at(
+        &self,
+        op: Operation,
+        payload: Vec<Ttlv>,
+    ) -> Result<(String, Ttlv), KmipError> {
         let (host, mut results) = self.send(&[(op, payload)])?;
         let result = results.pop().ok_or_else(|| KmipError::BadResponse {
             group: self.group.clone(),
@@ -272,7 +281,8 @@ impl KmipClient {
             operation: op.name(),
             detail: "no batch item".into(),
         })?;
-        self.payload_of(op, &host, result)
+        let payload = self.payload_of(op, &host, result)?;
+        Ok((host, payload))
     }
 
     /// The payload of a successful batch item, or the error it reports.

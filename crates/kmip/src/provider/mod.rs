@@ -95,6 +95,12 @@ impl KmipKeyProvider {
         ))
     }
 
+    /// The provider of group `group` of the `kmip_hosts` section (what the engine builds for
+    /// a table whose `kmip_host` names the group).
+    pub fn from_hosts(hosts: &crate::KmipHostsConfig, group: &str) -> Result<Self, KmipError> {
+        Self::new(group, hosts.require(group)?)
+    }
+
     /// A provider over `client`, caching keys for `key_cache`.
     pub fn with_client(client: KmipClient, key_cache: Duration) -> Self {
         KmipKeyProvider {
