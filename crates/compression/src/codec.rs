@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crypta_keys::{Key, KeyError, KeyId, KeyProvider};
+use crypta_keys::{Key, KeyId, KeyProvider};
 
-use crate::cipher::{DecryptFailure, PreparedKey, ciphertext_len};
+use crate::cipher::{PreparedKey, ciphertext_len, prepare};
 use crate::compress::{compress, decompress};
 use crate::frame::{check_crc, parse_header, write_header};
 use crate::{CompressionError, CompressionOptions, Compressor, Transformation};
@@ -43,26 +43,7 @@ impl KeyCache {
         {
             return Ok(p.clone());
         }
-        if key.info.algorithm != t.algorithm {
-            return Err(CompressionError::KeyMismatch {
-                key_id: id,
-                key: key.info.algorithm,
-                chunk: t.algorithm,
-            });
-        }
-        let p = Arc::new(
-            PreparedKey::new(t, key).ok_or_else(|| CompressionError::Key {
-                key_id: id.clone(),
-                source: KeyError::BadMaterial {
-                    key_id: id.clone(),
-                    reason: format!(
-                        "{} bytes of material cannot key {t} at {} bits",
-                        key.material().len(),
-                        key.info.strength
-                    ),
-                },
-            })?,
-        );
+        let p = Arc::new(prepare(t, key)?);
         if map.len() >= CACHE_CAP {
             map.clear();
         }
@@ -263,19 +244,7 @@ impl ChunkDecoder {
                         &mut *out
                     };
                     p.decrypt_append(t.mode, iv, aad, payload, target)
-                        .map_err(|e| match e {
-                            DecryptFailure::Tag => {
-                                CompressionError::AuthenticationFailed { key_id: id.clone() }
-                            }
-                            DecryptFailure::Padding => CompressionError::DecryptFailed {
-                                key_id: id.clone(),
-                                reason: "invalid padding",
-                            },
-                            DecryptFailure::Length(what) => CompressionError::DecryptFailed {
-                                key_id: id.clone(),
-                                reason: what,
-                            },
-                        })?;
+                        .map_err(|e| e.into_error(id))?;
                     if h.compressor.is_some() {
                         scratch.as_slice()
                     } else {

@@ -15,6 +15,9 @@
 //!   never allocating more than the chunk length allows. The frame is specified byte by byte
 //!   in `docs/format/chunk.md`.
 //!
+//! - [`hazmat::ChunkCipher`] is the cipher alone with a caller-chosen IV, for cross-checks and
+//!   benchmarks.
+//!
 //! This crate is pure functions over byte slices: no files, no threads.
 //!
 //! # Hazmat
@@ -28,6 +31,7 @@ mod codec;
 mod compress;
 mod error;
 mod frame;
+pub mod hazmat;
 mod options;
 mod transformation;
 

@@ -307,3 +307,43 @@ fn oversized_chunks_are_refused_both_ways() {
     let plain = ChunkEncoder::new(&CompressionOptions::default());
     assert!(plain.encode(b"x", Some(&key), &mut Vec::new()).is_err());
 }
+
+#[test]
+fn hazmat_chunk_cipher_reproduces_frame_payloads() {
+    use crypta_compression::hazmat::ChunkCipher;
+    use crypta_compression::parse_header;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    for (t, bits) in transformations() {
+        let o = options("Encryptor", Some(&t), bits, 4);
+        let key = keys.current_key(&o.key_spec().unwrap()).unwrap();
+        let plain = sample(1000, 5);
+        let mut frame = Vec::new();
+        ChunkEncoder::new(&o)
+            .encode(&plain, Some(&key), &mut frame)
+            .unwrap();
+        let h = parse_header(&frame, 4096).unwrap();
+        let iv = &frame[h.iv_offset..h.iv_offset + h.iv_len];
+        let header = &frame[..h.payload_offset];
+        let payload = &frame[h.payload_offset..h.payload_offset + h.payload_len];
+        let c = ChunkCipher::new(o.encryption.as_ref().unwrap().transformation, &key).unwrap();
+        // Same key, IV and (for GCM) header as AAD: the same payload, and back.
+        let mut ct = vec![0u8; c.ciphertext_len(plain.len())];
+        assert_eq!(c.encrypt(iv, header, &plain, &mut ct).unwrap(), ct.len());
+        assert_eq!(ct, payload, "{t} {bits}");
+        let mut pt = vec![0u8; ct.len()];
+        let n = c.decrypt(iv, header, &ct, &mut pt).unwrap();
+        assert_eq!(&pt[..n], &plain[..], "{t} {bits}");
+        // Wrong IV length and short buffers are errors, not panics.
+        let bad_iv = vec![0u8; iv.len() + 1];
+        assert!(c.encrypt(&bad_iv, header, &plain, &mut ct).is_err());
+        assert!(c.encrypt(iv, header, &plain, &mut ct[..10]).is_err());
+        assert!(c.decrypt(iv, header, &ct, &mut pt[..10]).is_err());
+    }
+    // A key of another algorithm is refused with both ids named.
+    let aes = keys
+        .current_key(&crypta_keys::KeySpec::new(Algorithm::Aes, 128, None).unwrap())
+        .unwrap();
+    let err = ChunkCipher::new("DES/CBC/PKCS5Padding".parse().unwrap(), &aes).unwrap_err();
+    assert!(matches!(err, CompressionError::KeyMismatch { .. }), "{err}");
+}

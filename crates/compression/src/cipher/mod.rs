@@ -21,13 +21,13 @@ use aes::{Aes128, Aes192, Aes256};
 use blowfish::Blowfish;
 use cipher::array::Array;
 use cipher::{Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
-use crypta_keys::{Algorithm, Key};
+use crypta_keys::{Algorithm, Key, KeyError, KeyId};
 use des::{Des, TdesEde2, TdesEde3};
 use rc2::Rc2;
 
 pub(crate) use gcm::{GcmKey, TAG_LEN};
 
-use crate::{Mode, Transformation};
+use crate::{CompressionError, Mode, Transformation};
 
 /// Why a decryption (or an encryption into a wrong-sized buffer) failed; the caller adds the
 /// key id.
@@ -40,6 +40,45 @@ pub(crate) enum DecryptFailure {
     Padding,
     /// The GCM tag did not verify.
     Tag,
+}
+
+impl DecryptFailure {
+    /// The crate error for this failure with `key_id`.
+    pub(crate) fn into_error(self, key_id: &KeyId) -> CompressionError {
+        let key_id = key_id.clone();
+        match self {
+            DecryptFailure::Tag => CompressionError::AuthenticationFailed { key_id },
+            DecryptFailure::Padding => CompressionError::DecryptFailed {
+                key_id,
+                reason: "invalid padding",
+            },
+            DecryptFailure::Length(reason) => CompressionError::DecryptFailed { key_id, reason },
+        }
+    }
+}
+
+/// Prepares `key` for `t`, with errors that name the key: another algorithm than the
+/// transformation's, or material that does not fit it.
+pub(crate) fn prepare(t: Transformation, key: &Key) -> Result<PreparedKey, CompressionError> {
+    let id = key.id();
+    if key.info.algorithm != t.algorithm {
+        return Err(CompressionError::KeyMismatch {
+            key_id: id.clone(),
+            key: key.info.algorithm,
+            chunk: t.algorithm,
+        });
+    }
+    PreparedKey::new(t, key).ok_or_else(|| CompressionError::Key {
+        key_id: id.clone(),
+        source: KeyError::BadMaterial {
+            key_id: id.clone(),
+            reason: format!(
+                "{} bytes of material cannot key {t} at {} bits",
+                key.material().len(),
+                key.info.strength
+            ),
+        },
+    })
 }
 
 /// A block cipher with its key schedule computed.
