@@ -1,0 +1,73 @@
+//! Writes the seed corpus of the `chunk_decode` target and the key file it decodes with:
+//! `cargo run --example chunk_decode_seeds` (from `fuzz/`). A few small frames per codec
+//! class and cipher, and one stream of two frames.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crypta_compression::{ChunkEncoder, CompressionOptions};
+use crypta_keys::{KeyProvider, LocalKeyProvider};
+
+fn options(class: &str, cipher: Option<(&str, u32)>) -> CompressionOptions {
+    let mut m = BTreeMap::new();
+    m.insert("class".to_string(), class.to_string());
+    m.insert("chunk_length_kb".to_string(), "4".to_string());
+    if let Some((t, bits)) = cipher {
+        m.insert("cipher_algorithm".to_string(), t.to_string());
+        m.insert("secret_key_strength".to_string(), bits.to_string());
+    }
+    CompressionOptions::parse(&m).expect("options")
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seeds = root.join("seeds/chunk_decode");
+    std::fs::create_dir_all(&seeds)?;
+    let tmp = std::env::temp_dir().join(format!("crypta-seeds-{}", std::process::id()));
+    let keys = LocalKeyProvider::open(tmp.join("keys"))?;
+    let text: Vec<u8> = (0..40)
+        .flat_map(|i| format!("row-{i:04} value=alpha beta {};", i % 7).into_bytes())
+        .collect();
+    let mut n = 0;
+    let mut write = |name: &str, bytes: &[u8]| -> std::io::Result<()> {
+        n += 1;
+        std::fs::write(seeds.join(format!("{n:02}-{name}")), bytes)
+    };
+    let ciphers = [
+        ("AES/CBC/PKCS5Padding", 128),
+        ("AES/ECB/PKCS5Padding", 256),
+        ("AES/GCM/NoPadding", 128),
+        ("AES/GCM/NoPadding", 192),
+        ("DES/CBC/PKCS5Padding", 56),
+        ("DESede/ECB/PKCS5Padding", 168),
+        ("Blowfish/CBC/PKCS5Padding", 128),
+        ("RC2/ECB/PKCS5Padding", 40),
+    ];
+    for class in ["Encryptor", "EncryptingDeflateCompressor", "EncryptingLZ4Compressor"] {
+        for (t, bits) in ciphers {
+            let o = options(class, Some((t, bits)));
+            let key = keys.current_key(&o.key_spec().expect("spec"))?;
+            let mut frame = Vec::new();
+            ChunkEncoder::new(&o).encode(&text, Some(&key), &mut frame)?;
+            let name = format!("{class}-{}-{bits}", t.replace('/', "-"));
+            write(&name, &frame)?;
+        }
+    }
+    for class in ["DeflateCompressor", "LZ4Compressor"] {
+        let mut frame = Vec::new();
+        ChunkEncoder::new(&options(class, None)).encode(&text, None, &mut frame)?;
+        write(class, &frame)?;
+    }
+    let mut stream = Vec::new();
+    let plain = ChunkEncoder::new(&CompressionOptions::default());
+    plain.encode(b"plain chunk", None, &mut stream)?;
+    write("disabled", &stream)?;
+    let o = options("Encryptor", Some(("AES/CBC/PKCS5Padding", 128)));
+    let key = keys.current_key(&o.key_spec().expect("spec"))?;
+    ChunkEncoder::new(&o).encode(&text[..100], Some(&key), &mut stream)?;
+    write("stream-of-two", &stream)?;
+    std::fs::copy(tmp.join("keys"), root.join("fixtures/chunk_decode.keys"))?;
+    std::fs::remove_dir_all(&tmp)?;
+    println!("{n} seeds in {}", seeds.display());
+    Ok(())
+}
