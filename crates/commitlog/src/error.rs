@@ -134,7 +134,8 @@ pub enum CommitLogError {
 }
 
 impl CommitLogError {
-    pub(crate) fn io(
+    /// Wraps an OS error on `file` (for `map_err`).
+    pub fn io(
         file: impl Into<PathBuf>,
         operation: &'static str,
     ) -> impl FnOnce(std::io::Error) -> Self {

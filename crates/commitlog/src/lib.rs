@@ -41,8 +41,8 @@ pub use config::{
 pub use error::CommitLogError;
 pub use file::{
     DecodedFile, FORMAT_VERSION, FileEnd, FileHeader, FileSummary, LogCodec, LogKind, LogWriter,
-    MAX_CHUNK_LENGTH, MAX_HEADER_EXTRA, RECORD_OVERHEAD, RecordRef, SealInfo, TailPolicy, TornTail,
-    Trailer, decode_file, record_header, summarize_file,
+    MAX_CHUNK_LENGTH, MAX_HEADER_EXTRA, RECORD_OVERHEAD, RecordRef, Recovery, SealInfo, TailPolicy,
+    TornTail, Trailer, decode_file, record_header, recover_file, summarize_file,
 };
 pub use replay::{ApplyResult, ReplayOptions, ReplayReport, SkippedSegment, replay};
-pub use storage::{LogFile, LogStorage, OsStorage};
+pub use storage::{LogFile, LogStorage, OsStorage, create_log_dir, remove_log_file};

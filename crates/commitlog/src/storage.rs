@@ -62,3 +62,25 @@ impl LogStorage for OsStorage {
         File::open(dir)?.sync_all()
     }
 }
+
+/// Creates a log directory (and its parents) mode 0700 if missing.
+pub fn create_log_dir(dir: &Path) -> Result<(), crate::CommitLogError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(crate::CommitLogError::io(dir, "creating"))
+}
+
+/// Deletes a log file; one already gone is fine.
+pub fn remove_log_file(path: &Path) -> Result<(), crate::CommitLogError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(crate::CommitLogError::io(path, "deleting")(e)),
+    }
+}

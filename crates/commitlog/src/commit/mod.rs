@@ -21,7 +21,7 @@ use crypta_keys::{KeyProvider, Timestamp};
 
 use crate::{
     CommitLogConfig, CommitLogError, FileHeader, LogCodec, LogKind, LogStorage, LogWriter,
-    SealInfo, SyncMode, record_header,
+    SealInfo, SyncMode, create_log_dir, record_header, remove_log_file,
 };
 pub(crate) use recover::check_id as check_segment_id;
 pub(crate) use segments::{list_segments, segment_file_name};
@@ -95,10 +95,10 @@ impl CommitLog {
     ) -> Result<CommitLog, CommitLogError> {
         config.validate()?;
         let dir = dir.into();
-        create_dir(&dir)?;
+        create_log_dir(&dir)?;
         let codec = Arc::new(LogCodec::new(&config.compression, keys)?);
         let mut existing = list_segments(&dir)?;
-        recover::recover_newest(&dir, &mut existing, config.storage.as_ref(), &codec)?;
+        recover::recover_newest(&mut existing, config.storage.as_ref(), &codec)?;
         let first = segments::first_new_id(&existing);
         let writer = create_segment(&dir, first, config.storage.as_ref(), &codec)?;
         let shared = Arc::new(Shared {
@@ -190,11 +190,7 @@ impl CommitLog {
                 .collect()
         };
         for path in &doomed {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(CommitLogError::io(path, "deleting")(e)),
-            }
+            remove_log_file(path)?;
         }
         if !doomed.is_empty() {
             let dir = &self.shared.dir;
@@ -415,18 +411,6 @@ impl Shared {
             }
         }
     }
-}
-
-fn create_dir(dir: &Path) -> Result<(), CommitLogError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(CommitLogError::io(dir, "creating"))
 }
 
 fn create_segment(

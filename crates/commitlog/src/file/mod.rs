@@ -9,6 +9,7 @@ mod codec;
 mod header;
 mod reader;
 mod record;
+mod recover;
 mod writer;
 
 pub use block::Trailer;
@@ -18,4 +19,5 @@ pub use reader::{
     DecodedFile, FileEnd, FileSummary, RecordRef, TailPolicy, TornTail, decode_file, summarize_file,
 };
 pub use record::{RECORD_OVERHEAD, record_header};
+pub use recover::{Recovery, recover_file};
 pub use writer::{LogWriter, SealInfo};
