@@ -25,6 +25,7 @@ mod error;
 mod files;
 mod hint;
 mod host;
+mod reader;
 mod store;
 
 pub use config::{
@@ -33,4 +34,5 @@ pub use config::{
 pub use error::HintsError;
 pub use hint::Hint;
 pub use host::HostId;
+pub use reader::{HintsFile, StoredHint, read_hints_file};
 pub use store::{Delivery, DispatchReport, HintWrite, HintsStore, PendingHints};

@@ -2,14 +2,12 @@
 
 use std::path::Path;
 
-use crypta_commitlog::{
-    CommitLogError, LogKind, RECORD_OVERHEAD, TailPolicy, decode_file, remove_log_file,
-};
+use crypta_commitlog::{CommitLogError, TailPolicy, remove_log_file};
 
 use super::host::{HostHints, SealedFile};
-use super::{HintsStore, check_file, check_poison, lock, poison_on_error};
+use super::{HintsStore, check_poison, lock, poison_on_error};
 use crate::cursor::Cursor;
-use crate::{Hint, HintsError, HostId, hint};
+use crate::{Hint, HintsError, HostId, read_hints_file};
 
 /// What the callback says of a hint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,45 +79,30 @@ impl HintsStore {
             } else {
                 let bytes =
                     std::fs::read(&file.path).map_err(CommitLogError::io(&file.path, "reading"))?;
-                let decoded = decode_file(
+                let read = read_hints_file(
                     &file.path,
-                    LogKind::Hints,
                     &bytes,
                     self.codec.key_provider(),
                     TailPolicy::MustBeSealed,
+                    Some((host, id)),
                 )?;
-                check_file(&file.path, host, id, &decoded)?;
                 let mut since_persist = 0u64;
                 let resume_at = cursor.offset;
-                for r in decoded.records().filter(|r| r.offset >= resume_at) {
-                    let (created, mutation) =
-                        hint::decode(r.data).ok_or_else(|| HintsError::Corrupt {
-                            file: file.path.clone(),
-                            offset: decoded.file_offset_of(r.offset),
-                            reason: format!(
-                                "record at stream offset {} is too short for a hint",
-                                r.offset
-                            ),
-                        })?;
-                    if self.config.expired(created.millis(), now) {
+                for stored in read.hints().filter(|s| s.offset >= resume_at) {
+                    if self.config.expired(stored.hint.created.millis(), now) {
                         report.expired += 1;
                     } else {
-                        let hint = Hint {
-                            host,
-                            created,
-                            mutation,
-                        };
-                        match deliver(&hint) {
+                        match deliver(&stored.hint) {
                             Delivery::Delivered => report.delivered += 1,
                             Delivery::Failed => {
-                                cursor.offset = r.offset;
+                                cursor.offset = stored.offset;
                                 self.persist_cursor(host, &h, cursor)?;
                                 report.stopped_at_failure = true;
                                 return Ok(report);
                             }
                         }
                     }
-                    cursor.offset = r.offset + (RECORD_OVERHEAD + r.data.len()) as u64;
+                    cursor.offset = stored.next;
                     cursor.done_in_file += 1;
                     since_persist += 1;
                     if since_persist >= self.config.cursor_every {
