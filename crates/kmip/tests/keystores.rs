@@ -49,6 +49,16 @@ fn hcd_procedure_keytool_writes_pkcs12_into_jks_files() {
     assert!(ki.type_mismatch());
     assert!(ki.to_string().contains("PKCS#12 (declared \"jks\""), "{ki}");
     assert_eq!(c.truststore_info().found, StoreFormat::Pkcs12);
+    // Neither the client nor its config shows the store password.
+    let cfg = config(
+        e.pki.dir().join("hcd-keystore.jks"),
+        "jks",
+        e.pki.dir().join("hcd-truststore.jks"),
+        "jks",
+    );
+    for dbg in [format!("{c:?}"), format!("{cfg:?}")] {
+        assert!(!dbg.contains(crypta_testkit::STORE_PASSWORD), "{dbg}");
+    }
 }
 
 #[test]

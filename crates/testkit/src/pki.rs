@@ -64,7 +64,24 @@ impl Pki {
     /// Makes a CA, a server certificate signed by it (ECDSA P-256: PyKMIP offers rustls only
     /// ECDHE-ECDSA suites) and a client certificate (RSA, clientAuth, CN `crypta-node`).
     pub fn new() -> Result<Pki> {
-        let dir = tempfile::tempdir().map_err(|e| err(format!("temp dir: {e}")))?;
+        Self::with_dir(tempfile::tempdir().map_err(|e| err(format!("temp dir: {e}")))?)
+    }
+
+    /// Like [`Pki::new`], in a fresh directory under `parent` (e.g. an integration test's
+    /// `CARGO_TARGET_TMPDIR`, for a PKI held in a `static` that is never dropped).
+    pub fn new_in(parent: impl AsRef<Path>) -> Result<Pki> {
+        let parent = parent.as_ref();
+        std::fs::create_dir_all(parent)
+            .map_err(|e| err(format!("creating {}: {e}", parent.display())))?;
+        Self::with_dir(
+            tempfile::Builder::new()
+                .prefix("pki-")
+                .tempdir_in(parent)
+                .map_err(|e| err(format!("temp dir in {}: {e}", parent.display())))?,
+        )
+    }
+
+    fn with_dir(dir: tempfile::TempDir) -> Result<Pki> {
         let d = dir.path().to_path_buf();
         make_ca(&d, "ca", "crypta test CA")?;
         std::fs::write(

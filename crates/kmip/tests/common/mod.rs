@@ -23,7 +23,8 @@ pub struct Env {
 pub fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
-        let pki = Pki::new().unwrap();
+        // Under target/tmp: a static is never dropped, so its directory is not removed.
+        let pki = Pki::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let server = KmipServer::start(&pki).unwrap();
         Env { pki, server }
     })
