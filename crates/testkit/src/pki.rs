@@ -256,7 +256,12 @@ impl Pki {
         let out = self.dir().join(format!("{name}.pem"));
         let mut text = std::fs::read_to_string(&client.cert).map_err(|e| err(e.to_string()))?;
         text.push_str(&std::fs::read_to_string(&client.key).map_err(|e| err(e.to_string()))?);
-        std::fs::write(&out, text).map_err(|e| err(e.to_string()))?;
+        // Written aside and renamed, so that tests running in parallel that ask for the same
+        // file never read it half-written.
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(self.dir()).map_err(|e| err(e.to_string()))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
+        tmp.persist(&out).map_err(|e| err(e.to_string()))?;
         Ok(out)
     }
 }

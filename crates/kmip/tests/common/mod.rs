@@ -32,7 +32,14 @@ pub fn env() -> &'static Env {
 
 /// A group config for `hosts` with PEM stores made from the PKI's client files.
 pub fn pem_config(pki: &Pki, hosts: &str) -> KmipGroupConfig {
-    let ks = pki.keystore_pem(&pki.client, "client-keystore").unwrap();
+    static KEYSTORE: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let ks = if std::ptr::eq(pki, &env().pki) {
+        KEYSTORE
+            .get_or_init(|| pki.keystore_pem(&pki.client, "client-keystore").unwrap())
+            .clone()
+    } else {
+        pki.keystore_pem(&pki.client, "client-keystore").unwrap()
+    };
     KmipGroupConfig::new(
         hosts,
         ks,
