@@ -153,6 +153,13 @@ pub enum KeysCommand {
     },
     /// Lists each key id with the files that need it.
     Usage,
+    /// Connects to each host of a KMIP group and reports TLS and KMIP versions (exit status 1
+    /// if any host fails).
+    Check {
+        /// The kmip_hosts group.
+        #[arg(long = "kmip-host")]
+        kmip_host: String,
+    },
 }
 
 /// A command line inside `crypta shell`.
@@ -187,6 +194,25 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
         Command::Demo { dir, rows } => {
             crate::demo::run(dir, rows, out)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Check { kmip_host },
+        } => {
+            // Needs no engine: this is what an operator runs before encrypting anything.
+            let cfg = Config::load(config)?;
+            let group = cfg.kmip_hosts.get(&kmip_host).ok_or_else(|| {
+                format!(
+                    "no group {kmip_host} under kmip_hosts in {}",
+                    config.display()
+                )
+            })?;
+            let report = crypta_kmip::KmipKeyProvider::new(&kmip_host, group)?.check();
+            write!(out, "{report}")?;
+            Ok(if report.all_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Shell => {
             let engine = open(config)?;
@@ -457,6 +483,18 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
             let id: KeyId = id.parse()?;
             let info = engine.destroy_key(&id, force)?;
             writeln!(out, "key {} is {}", info.id, info.state)?;
+        }
+        KeysCommand::Check { kmip_host } => {
+            let cfg = engine.config();
+            let group = cfg
+                .kmip_hosts
+                .get(&kmip_host)
+                .ok_or_else(|| format!("no group {kmip_host} under kmip_hosts"))?;
+            let report = crypta_kmip::KmipKeyProvider::new(&kmip_host, group)?.check();
+            write!(out, "{report}")?;
+            if !report.all_ok() {
+                return Err(format!("some hosts of {kmip_host} failed").into());
+            }
         }
         KeysCommand::Usage => {
             let usage = engine.key_usage()?;

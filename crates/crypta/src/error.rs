@@ -30,6 +30,16 @@ pub enum Error {
     /// The commit log.
     #[error(transparent)]
     CommitLog(#[from] crypta_commitlog::CommitLogError),
+    /// A KMIP group cannot be used.
+    #[error("KMIP group {group} (hosts {hosts}): {reason}")]
+    KmipGroup {
+        /// The `kmip_hosts` group.
+        group: String,
+        /// Its hosts, as configured.
+        hosts: String,
+        /// What failed.
+        reason: String,
+    },
     /// Another process has the data directory open.
     #[error("data directory {} is in use by another crypta process (lock file {})", dir.display(), lock.display())]
     Locked {

@@ -1,5 +1,6 @@
 //! Which keys a table needs, read from its plaintext manifest without decrypting anything.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -13,7 +14,17 @@ use crate::{Component, SstableError};
 /// from its manifest: reads the header, footer and manifest only, needs no key, decrypts
 /// nothing. For `crypta keys usage`: a key no table lists may be destroyed.
 pub fn key_ids(path: impl AsRef<Path>) -> Result<Vec<KeyId>, SstableError> {
-    let path = path.as_ref();
+    Ok(read_manifest(path.as_ref())?.key_ids)
+}
+
+/// The compression options (no secrets) the table at `path` was written with, read like
+/// [`key_ids`]: they name the key provider (local key file or KMIP group) whose keys the
+/// table needs, so that a reader can ask the right one before decrypting anything.
+pub fn recorded_options(path: impl AsRef<Path>) -> Result<BTreeMap<String, String>, SstableError> {
+    Ok(read_manifest(path.as_ref())?.options)
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, SstableError> {
     let io = |operation, source| SstableError::Io {
         file: path.to_path_buf(),
         operation,
@@ -52,5 +63,5 @@ pub fn key_ids(path: impl AsRef<Path>) -> Result<Vec<KeyId>, SstableError> {
             actual,
         });
     }
-    Ok(Manifest::decode(path, footer.manifest_offset, &manifest)?.key_ids)
+    Manifest::decode(path, footer.manifest_offset, &manifest)
 }

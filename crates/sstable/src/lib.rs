@@ -46,7 +46,7 @@ pub use error::{Component, Result, SstableError};
 pub use filter::DEFAULT_BITS_PER_KEY;
 pub use format::FORMAT_VERSION;
 pub use index::DEFAULT_INDEX_INTERVAL;
-pub use key_ids::key_ids;
+pub use key_ids::{key_ids, recorded_options};
 pub use metadata::Metadata;
 pub use reader::{Scan, Sstable};
 pub use verify::{VerifyReport, verify};

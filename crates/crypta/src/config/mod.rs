@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crypta_compression::{CompressionOptions, EncryptionOptions};
+use crypta_kmip::KmipGroupConfig;
 use serde_yaml::{Mapping, Value};
 
 /// How the commit log syncs, under cassandra.yaml's `commitlog_sync`.
@@ -57,8 +58,10 @@ pub struct Config {
     pub max_hint_window: Duration,
     /// `system_info_encryption`.
     pub system_info_encryption: SystemInfoEncryption,
-    /// `kmip_hosts`: group name to its settings, as written (checked by the KMIP provider).
-    pub kmip_hosts: BTreeMap<String, Mapping>,
+    /// `kmip_hosts`: group name to its settings, as hcd.yaml writes them.
+    pub kmip_hosts: BTreeMap<String, KmipGroupConfig>,
+    /// The file this was read from, if any (watched for live changes).
+    pub source: Option<PathBuf>,
     /// Keys that were not understood, one message each.
     pub warnings: Vec<String>,
 }
@@ -116,6 +119,7 @@ impl Config {
                 options: default_system_encryption(),
             },
             kmip_hosts: BTreeMap::new(),
+            source: None,
             warnings: Vec::new(),
         }
     }
@@ -130,7 +134,9 @@ impl Config {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Self::parse(&text, path, base)
+        let mut c = Self::parse(&text, path, base)?;
+        c.source = Some(path.to_path_buf());
+        Ok(c)
     }
 
     /// Parses YAML `text` (from `path`, for messages), resolving relative paths against `base`.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crypta_compression::{CodecClass, CompressionOptions};
+use crypta_kmip::KmipGroupConfig;
 use serde_yaml::{Mapping, Value};
 
 use super::{Config, ConfigError, SyncMode, SystemInfoEncryption};
@@ -183,7 +184,7 @@ fn system_info(cx: &Ctx<'_>, v: &Value) -> Result<SystemInfoEncryption, ConfigEr
     Ok(SystemInfoEncryption { enabled, options })
 }
 
-fn kmip_hosts(cx: &Ctx<'_>, v: &Value) -> Result<BTreeMap<String, Mapping>, ConfigError> {
+fn kmip_hosts(cx: &Ctx<'_>, v: &Value) -> Result<BTreeMap<String, KmipGroupConfig>, ConfigError> {
     let Value::Mapping(m) = v else {
         if v.is_null() {
             return Ok(BTreeMap::new());
@@ -208,7 +209,12 @@ fn kmip_hosts(cx: &Ctx<'_>, v: &Value) -> Result<BTreeMap<String, Mapping>, Conf
                 "required: comma-separated host[:port] list",
             ));
         }
-        out.insert(group, g.clone());
+        let mut cfg: KmipGroupConfig = serde_yaml::from_value(Value::Mapping(g.clone()))
+            .map_err(|e| cx.invalid(&format!("kmip_hosts.{group}"), e.to_string()))?;
+        // Relative store paths are relative to the configuration file.
+        cfg.keystore_path = cx.base.join(&cfg.keystore_path);
+        cfg.truststore_path = cx.base.join(&cfg.truststore_path);
+        out.insert(group, cfg);
     }
     Ok(out)
 }

@@ -43,7 +43,14 @@ kmip_hosts:
     assert_eq!(c.commitlog_sync, SyncMode::Periodic);
     let e = c.system_encryption().unwrap();
     assert_eq!(e.transformation.to_string(), "AES/CBC/PKCS5Padding");
-    assert!(c.kmip_hosts.contains_key("kmipgroup1"));
+    let g = &c.kmip_hosts["kmipgroup1"];
+    assert_eq!(
+        g.keystore_path,
+        PathBuf::from("/etc/crypta/pathto/keystore.jks")
+    );
+    assert_eq!(g.key_cache_millis, 300_000);
+    assert_eq!(g.timeout, 1000);
+    assert!(!format!("{g:?}").contains("password\""), "{g:?}");
     assert!(c.warnings.is_empty());
 }
 
@@ -83,6 +90,10 @@ fn unknown_keys_warn_and_bad_values_name_the_key() {
         (
             "kmip_hosts:\n  g1:\n    keystore_path: x",
             "kmip_hosts.g1.hosts",
+        ),
+        (
+            "kmip_hosts:\n  g1:\n    hosts: a\n    keystore_path: k\n    truststore_path: t\n    timout: 5",
+            "kmip_hosts.g1",
         ),
         ("data_file_directories: [a, b]", "data_file_directories"),
     ] {

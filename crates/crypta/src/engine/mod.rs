@@ -2,6 +2,7 @@
 
 mod compaction;
 mod keyusage;
+mod kmip;
 mod merge;
 mod open;
 mod system;
@@ -89,6 +90,8 @@ pub(crate) struct Inner {
     worker_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Serializes paxos acceptor updates.
     pub(crate) paxos_lock: Mutex<()>,
+    /// The `kmip_hosts` groups in effect (changed live by config reloads).
+    live_kmip: Mutex<std::collections::BTreeMap<String, crypta_kmip::KmipGroupConfig>>,
 }
 
 /// Splits `keyspace.table`.
@@ -117,6 +120,13 @@ impl Engine {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Re-reads the configuration file now (it is also watched, every second) and applies
+    /// what can change live: KMIP groups and their settings. Returns how many groups changed;
+    /// a broken file is an error and changes nothing.
+    pub fn reload_config(&self) -> Result<usize> {
+        self.inner.reload_config()
     }
 
     /// The key sources.
@@ -615,8 +625,8 @@ impl Inner {
         path: PathBuf,
         flushed: Option<Position>,
     ) -> Result<()> {
-        let reader =
-            crypta_sstable::Sstable::open(&path, self.any_keys(), Some(self.cache.clone()))?;
+        let keys = self.provider_for_options(&crypta_sstable::recorded_options(&path)?)?;
+        let reader = crypta_sstable::Sstable::open(&path, keys, Some(self.cache.clone()))?;
         let live = Arc::new(LiveSstable {
             name: name.clone(),
             path,
@@ -686,10 +696,23 @@ impl Inner {
         Ok(())
     }
 
-    /// The provider files are read with: every configured source, by key id (a file may
-    /// predate an `ALTER` that changed the table's key provider).
+    /// Every configured source, by key id: for files that need no key, and for commit log
+    /// segments written before a change of `system_info_encryption`'s provider.
     pub(crate) fn any_keys(&self) -> Arc<dyn KeyProvider> {
         Arc::new(AnyProvider(self.keys.clone()))
+    }
+
+    /// The provider that holds the keys of a file written with `options` (a canonical
+    /// options map, as SSTables record it): KMIP ids are only unique within one group, so a
+    /// file is read with the group that made its keys, never with another one.
+    pub(crate) fn provider_for_options(
+        &self,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Arc<dyn KeyProvider>> {
+        match CompressionOptions::parse(options)?.encryption {
+            Some(e) => Ok(self.keys.provider_for(&e.key_provider)?),
+            None => Ok(self.any_keys()),
+        }
     }
 
     /// Deletes commit log segments whose every record is in SSTables.

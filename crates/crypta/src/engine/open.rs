@@ -63,6 +63,9 @@ pub(super) fn open(config: Config) -> Result<Engine> {
     }
 
     let keys = Arc::new(KeyRegistry::new(&config.local_key_file())?);
+    for (group, gc) in &config.kmip_hosts {
+        keys.set_kmip_group(group, super::kmip::provider(group, gc)?);
+    }
     let any: Arc<dyn crypta_keys::KeyProvider> = Arc::new(AnyProvider(keys.clone()));
 
     let mut state = manifest::load(&data_dir)?.unwrap_or_default();
@@ -71,6 +74,8 @@ pub(super) fn open(config: Config) -> Result<Engine> {
         manifest::store(&data_dir, &state)?;
     }
     remove_orphans(&data_dir, &state);
+    // Before anything needs a key: every KMIP group in use must answer with a usable key.
+    super::kmip::check_groups_in_use(&config, &keys, &state, &system_options)?;
 
     // The commit log and hints use system_info_encryption's settings when it is enabled.
     let log_keys = match &system_options.encryption {
@@ -110,6 +115,7 @@ pub(super) fn open(config: Config) -> Result<Engine> {
         worker: Mutex::new(None),
         worker_thread: Mutex::new(None),
         paxos_lock: Mutex::new(()),
+        live_kmip: Mutex::new(config.kmip_hosts.clone()),
         config,
     });
 
@@ -124,8 +130,8 @@ pub(super) fn open(config: Config) -> Result<Engine> {
             let mut live = Vec::new();
             for name in &def.sstables {
                 let path = data_dir.join(name);
-                let reader =
-                    crypta_sstable::Sstable::open(&path, any.clone(), Some(inner.cache.clone()))?;
+                let keys = inner.provider_for_options(&crypta_sstable::recorded_options(&path)?)?;
+                let reader = crypta_sstable::Sstable::open(&path, keys, Some(inner.cache.clone()))?;
                 live.push(Arc::new(LiveSstable {
                     name: name.clone(),
                     path,
@@ -142,6 +148,7 @@ pub(super) fn open(config: Config) -> Result<Engine> {
 
     replay(&inner, &state, any.as_ref())?;
     inner.start_worker()?;
+    inner.start_config_watcher()?;
     let engine = Engine { inner };
     system::finish_interrupted_batches(&engine.inner)?;
     Ok(engine)

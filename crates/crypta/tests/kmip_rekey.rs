@@ -1,0 +1,174 @@
+//! KMIP end to end against a real pykmip-server: tables and system resources encrypted with
+//! keys from a `kmip_hosts` group (stores made as the HCD docs make them), the HCD rekey
+//! procedure, startup failure when the group is unreachable, and a group added live.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::ops::Bound;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{KS, files_containing};
+use crypta::{Config, Engine, Error, UpgradeOptions};
+use crypta_testkit::{KmipServer, Pki, STORE_PASSWORD};
+
+const MARKER: &[u8] = b"KMIP-ROW-MARKER-31c4";
+const CACHE_MS: u64 = 800;
+
+fn group_yaml(name: &str, hosts: &str, keystore: &Path, truststore: &Path) -> String {
+    format!(
+        "    {name}:\n        hosts: {hosts}\n        keystore_path: {}\n        keystore_type: jks\n        keystore_password: {STORE_PASSWORD}\n        truststore_path: {}\n        truststore_type: jks\n        truststore_password: {STORE_PASSWORD}\n        key_cache_millis: {CACHE_MS}\n        timeout: 2000\n",
+        keystore.display(),
+        truststore.display()
+    )
+}
+
+fn write_config(dir: &Path, groups: &str) -> Config {
+    let yaml = Config::init_yaml(dir).replace(
+        "    enabled: false\n    cipher_algorithm: AES\n    secret_key_strength: 128\n    chunk_length_kb: 64\n",
+        "    enabled: true\n    cipher_algorithm: AES\n    secret_key_strength: 128\n    chunk_length_kb: 64\n    key_provider: KmipKeyProviderFactory\n    kmip_host: kmip_group1\n",
+    ) + "kmip_hosts:\n" + groups;
+    let path = dir.join("crypta.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    Config::load(&path).unwrap()
+}
+
+fn rows(e: &Engine) -> usize {
+    e.scan("ks.t", Bound::Unbounded, Bound::Unbounded, None)
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn hcd_rekey_procedure_with_a_real_kmip_server() {
+    let pki = Pki::new().unwrap();
+    let mut server = KmipServer::start(&pki).unwrap();
+    // As the HCD docs: openssl pkcs12 -export, then keytool -importkeystore into a .jks name
+    // (which Java 17 writes as PKCS#12), and keytool -import of the CA into a truststore.
+    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
+    let truststore = pki
+        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let groups = group_yaml("kmip_group1", &server.host(), &keystore, &truststore);
+    let e = Engine::open(write_config(dir.path(), &groups)).unwrap();
+
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH COMPRESSION = {'class': 'Encryptor', \
+         'key_provider': 'KmipKeyProviderFactory', 'kmip_host': 'kmip_group1', \
+         'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 128, 'key_keyspace': 'ks'}",
+    )
+    .unwrap();
+    for i in 0..300u32 {
+        e.put("ks.t", format!("a{i:04}").as_bytes(), MARKER)
+            .unwrap();
+    }
+    e.flush(&[]).unwrap();
+    let table_key = |e: &Engine| {
+        let usage = e.key_usage().unwrap();
+        usage
+            .by_key
+            .iter()
+            .filter(|(_, f)| f.iter().any(|p| p.to_string_lossy().contains("/ks-t-")))
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    };
+    let k1 = table_key(&e);
+    assert_eq!(k1.len(), 1);
+    let k1 = k1[0].clone();
+    let group = e.keys().manager("kmip_group1").unwrap();
+    let listed = group.list().unwrap();
+    let info = listed
+        .iter()
+        .find(|k| k.id == k1)
+        .expect("table key listed by the group");
+    assert_eq!(info.namespace.as_deref(), Some("ks"));
+    assert_eq!(info.state, crypta_keys::KeyState::Active);
+
+    // 1. Revoke the key on the server.
+    group.revoke(&k1, false).unwrap();
+    // 2. Wait key_cache_millis: new writes then get a new key.
+    std::thread::sleep(Duration::from_millis(CACHE_MS + 400));
+    for i in 0..100u32 {
+        e.put("ks.t", format!("b{i:04}").as_bytes(), MARKER)
+            .unwrap();
+    }
+    e.flush(&[]).unwrap();
+    let keys_now = table_key(&e);
+    assert_eq!(keys_now.len(), 2, "old and new key in use: {keys_now:?}");
+    // Data under the revoked key still reads.
+    assert_eq!(rows(&e), 400);
+    // 3. Destroy is refused while files need it.
+    assert!(matches!(
+        e.destroy_key(&k1, false),
+        Err(Error::KeyInUse { .. })
+    ));
+    // 4. upgradesstables --include-all-sstables, then keys usage shows nothing under k1.
+    e.upgradesstables(
+        &["ks".into()],
+        &UpgradeOptions {
+            include_all: true,
+            jobs: 2,
+        },
+        &|_| {},
+    )
+    .unwrap();
+    let keys_now = table_key(&e);
+    assert_eq!(keys_now.len(), 1);
+    assert_ne!(keys_now[0], k1);
+    assert!(e.key_usage().unwrap().files_for(&k1).is_none());
+    // 5. Destroy it, restart, read everything.
+    e.destroy_key(&k1, false).unwrap();
+    e.close().unwrap();
+    let e = Engine::open(Config::load(&dir.path().join("crypta.yaml")).unwrap()).unwrap();
+    assert_eq!(rows(&e), 400);
+    assert!(
+        files_containing(dir.path(), MARKER).is_empty(),
+        "marker on disk"
+    );
+
+    // A group added to the file while the engine runs is taken up without restart.
+    let second = KmipServer::start(&pki).unwrap();
+    let both = format!(
+        "{groups}{}",
+        group_yaml("kmip_group2", &second.host(), &keystore, &truststore)
+    );
+    write_config(dir.path(), &both);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.keys().manager("kmip_group2").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "kmip_group2 not picked up from the edited file"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    e.execute_cql(
+        "CREATE TABLE ks.t2 (id text PRIMARY KEY, v text) WITH COMPRESSION = {'class': 'Encryptor', \
+         'key_provider': 'KmipKeyProviderFactory', 'kmip_host': 'kmip_group2'}",
+    )
+    .unwrap();
+    e.put("ks.t2", b"k", b"v").unwrap();
+    e.flush(&["ks.t2".into()]).unwrap();
+    // A broken edit is rejected and the running configuration stays.
+    std::fs::write(
+        dir.path().join("crypta.yaml"),
+        "kmip_hosts: [not, a, mapping]\n",
+    )
+    .unwrap();
+    assert!(e.reload_config().is_err());
+    assert_eq!(e.get("ks.t2", b"k").unwrap().unwrap(), b"v");
+    write_config(dir.path(), &both);
+    e.close().unwrap();
+
+    // Startup fails, naming the group and its hosts, when the group in use is unreachable.
+    server.stop();
+    let err = Engine::open(Config::load(&dir.path().join("crypta.yaml")).unwrap()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::KmipGroup { .. }), "{msg}");
+    assert!(
+        msg.contains("kmip_group1") && msg.contains(&server.host()),
+        "{msg}"
+    );
+}
