@@ -30,6 +30,9 @@ pub enum Error {
     /// The commit log.
     #[error(transparent)]
     CommitLog(#[from] crypta_commitlog::CommitLogError),
+    /// The hints.
+    #[error(transparent)]
+    Hints(#[from] crypta_hints::HintsError),
     /// A KMIP group cannot be used.
     #[error("KMIP group {group} (hosts {hosts}): {reason}")]
     KmipGroup {

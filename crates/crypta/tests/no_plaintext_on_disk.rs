@@ -78,3 +78,41 @@ fn encrypted_table_and_system_resources_hide_the_marker() {
         2003
     );
 }
+
+#[test]
+fn hints_are_encrypted_with_system_info_encryption_and_delivered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), true);
+    let host: crypta_hints::HostId = "6f1f8a4e-0000-4000-8000-00000000abcd".parse().unwrap();
+    for i in 0..50u32 {
+        let mut m = SECRET.to_vec();
+        m.extend_from_slice(format!("-{i}").as_bytes());
+        e.hints()
+            .write_hint(host, &m, crypta_keys::Timestamp::now())
+            .unwrap();
+    }
+    e.hints().flush().unwrap();
+    assert!(
+        files_containing(dir.path(), SECRET).is_empty(),
+        "hint plaintext on disk"
+    );
+    let usage = e.key_usage().unwrap();
+    assert!(
+        usage
+            .by_key
+            .values()
+            .flatten()
+            .any(|p| p.extension().is_some_and(|x| x == "hints")),
+        "hint files list their key: {usage:?}"
+    );
+    let mut got = Vec::new();
+    e.hints()
+        .dispatch(host, |h| {
+            got.push(h.mutation.to_vec());
+            crypta_hints::Delivery::Delivered
+        })
+        .unwrap();
+    assert_eq!(got.len(), 50);
+    assert!(got[49].ends_with(b"-49"));
+    e.close().unwrap();
+}

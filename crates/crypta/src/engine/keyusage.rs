@@ -58,5 +58,33 @@ pub(crate) fn collect(inner: &Inner) -> Result<KeyUsage> {
             usage.add(id, path.clone());
         }
     }
+    let hints_dir = inner.hints.dir();
+    let entries = std::fs::read_dir(hints_dir).map_err(|source| crate::Error::Io {
+        operation: "listing the hints directory",
+        path: hints_dir.to_path_buf(),
+        source,
+    })?;
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "hints") {
+            continue;
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue, // delivered
+            Err(source) => {
+                return Err(crate::Error::Io {
+                    operation: "reading hints file",
+                    path,
+                    source,
+                });
+            }
+        };
+        let summary =
+            crypta_commitlog::summarize_file(&path, crypta_commitlog::LogKind::Hints, &bytes)?;
+        for id in summary.key_ids {
+            usage.add(id, path.clone());
+        }
+    }
     Ok(usage)
 }

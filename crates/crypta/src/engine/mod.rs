@@ -76,6 +76,7 @@ pub(crate) struct Inner {
     _lock: File,
     keys: Arc<KeyRegistry>,
     commitlog: CommitLog,
+    hints: crypta_hints::HintsStore,
     state: Mutex<ManifestState>,
     tables: RwLock<HashMap<u32, Arc<Table>>>,
     cache: Arc<ChunkCache>,
@@ -127,6 +128,12 @@ impl Engine {
     /// a broken file is an error and changes nothing.
     pub fn reload_config(&self) -> Result<usize> {
         self.inner.reload_config()
+    }
+
+    /// Hints for replicas that were down (`Engine::hints()`): stored per target host,
+    /// encrypted like the commit log when `system_info_encryption` is on.
+    pub fn hints(&self) -> &crypta_hints::HintsStore {
+        &self.inner.hints
     }
 
     /// The key sources.
@@ -297,6 +304,7 @@ impl Engine {
         self.flush(&[])?;
         self.inner.closed.store(true, Ordering::SeqCst);
         self.inner.commitlog.sync()?;
+        self.inner.hints.flush()?;
         Ok(())
     }
 }

@@ -100,11 +100,22 @@ pub(super) fn open(config: Config) -> Result<Engine> {
         },
         Some(log_keys.clone().unwrap_or_else(|| any.clone())),
     )?;
+    let hints = crypta_hints::HintsStore::open(
+        &config.hints_directory,
+        crypta_hints::HintsConfig {
+            compression: system_options.clone(),
+            max_hint_window: config.max_hint_window,
+            ..crypta_hints::HintsConfig::default()
+        },
+        Some(log_keys.clone().unwrap_or_else(|| any.clone())),
+    )?;
+
     let inner = Arc::new(Inner {
         data_dir: data_dir.clone(),
         _lock: lock,
         keys,
         commitlog,
+        hints,
         state: Mutex::new(state.clone()),
         tables: RwLock::new(HashMap::new()),
         cache: Arc::new(ChunkCache::new(CHUNK_CACHE_BYTES)),
