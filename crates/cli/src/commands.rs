@@ -131,6 +131,9 @@ pub enum KeysCommand {
     Expire {
         /// Key id.
         id: String,
+        /// The kmip_hosts group (or `local`) that holds the key.
+        #[arg(long = "kmip-host")]
+        kmip_host: Option<String>,
         /// When: YYYY-MM-DD[THH:MM[:SS]Z] (UTC) or @SECONDS.
         #[arg(long)]
         at: Option<String>,
@@ -139,6 +142,9 @@ pub enum KeysCommand {
     Revoke {
         /// Key id.
         id: String,
+        /// The kmip_hosts group (or `local`) that holds the key.
+        #[arg(long = "kmip-host")]
+        kmip_host: Option<String>,
         /// Record that the key was compromised.
         #[arg(long)]
         compromised: bool,
@@ -147,6 +153,9 @@ pub enum KeysCommand {
     Destroy {
         /// Key id.
         id: String,
+        /// The kmip_hosts group (or `local`) that holds the key.
+        #[arg(long = "kmip-host")]
+        kmip_host: Option<String>,
         /// Destroy even if files still need it (they become unreadable).
         #[arg(long)]
         force: bool,
@@ -459,19 +468,23 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
             }
             writeln!(out, "{}", crypta::keys::format_key_table(&rows))?;
         }
-        KeysCommand::Expire { id, at } => {
+        KeysCommand::Expire { id, kmip_host, at } => {
             let id: KeyId = id.parse()?;
             let at = match at {
                 Some(t) => t.parse::<Timestamp>()?,
                 None => Timestamp::now(),
             };
-            let (_, m, _) = reg.find(&id)?;
+            let (_, m, _) = reg.find(&id, kmip_host.as_deref())?;
             let info = m.expire(&id, at)?;
             writeln!(out, "key {} stops encrypting new data at {}", info.id, at)?;
         }
-        KeysCommand::Revoke { id, compromised } => {
+        KeysCommand::Revoke {
+            id,
+            kmip_host,
+            compromised,
+        } => {
             let id: KeyId = id.parse()?;
-            let (_, m, _) = reg.find(&id)?;
+            let (_, m, _) = reg.find(&id, kmip_host.as_deref())?;
             let info = m.revoke(&id, compromised)?;
             writeln!(
                 out,
@@ -479,9 +492,13 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
                 info.id, info.state
             )?;
         }
-        KeysCommand::Destroy { id, force } => {
+        KeysCommand::Destroy {
+            id,
+            kmip_host,
+            force,
+        } => {
             let id: KeyId = id.parse()?;
-            let info = engine.destroy_key(&id, force)?;
+            let info = engine.destroy_key(&id, kmip_host.as_deref(), force)?;
             writeln!(out, "key {} is {}", info.id, info.state)?;
         }
         KeysCommand::Check { kmip_host } => {

@@ -121,21 +121,47 @@ impl KeyRegistry {
             .map(|(_, p)| p)
     }
 
-    /// Finds which manager holds key `id`.
+    /// Finds which manager holds key `id`: the one named `name` if given (as
+    /// [`KeyRegistry::managers`] names them), else the only one that lists it. KMIP ids are
+    /// unique only within a group, so an id two providers list must be given with its group.
     pub fn find(
         &self,
         id: &KeyId,
+        name: Option<&str>,
     ) -> Result<(String, Arc<dyn ManagedProvider>, KeyInfo), KeyError> {
-        for (name, m) in self.managers() {
-            if let Ok(list) = m.list()
-                && let Some(info) = list.into_iter().find(|i| &i.id == id)
-            {
-                return Ok((name, m, info));
+        let mut found = Vec::new();
+        let mut unreachable = None;
+        for (n, m) in self.managers() {
+            if name.is_some_and(|want| want != n) {
+                continue;
+            }
+            match m.list() {
+                Ok(list) => {
+                    if let Some(info) = list.into_iter().find(|i| &i.id == id) {
+                        found.push((n, m, info));
+                    }
+                }
+                // A provider that cannot be asked may hold it: say so if no other one does.
+                Err(e) => unreachable = Some(e),
             }
         }
-        Err(KeyError::NotFound {
+        if found.is_empty()
+            && let Some(e) = unreachable
+        {
+            return Err(e);
+        }
+        if found.len() > 1 {
+            let names: Vec<&str> = found.iter().map(|(n, _, _)| n.as_str()).collect();
+            return Err(KeyError::Unavailable {
+                key_id: Some(id.clone()),
+                provider: names.join(" and "),
+                reason: "several key providers have a key with this id: name one with --kmip-host"
+                    .into(),
+            });
+        }
+        found.pop().ok_or_else(|| KeyError::NotFound {
             key_id: id.clone(),
-            provider: "any configured key provider".into(),
+            provider: name.map_or_else(|| "any configured key provider".to_string(), String::from),
         })
     }
 }

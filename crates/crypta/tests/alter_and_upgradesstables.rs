@@ -86,7 +86,7 @@ fn encrypt_an_existing_table_then_rekey() {
     let old = table_keys[0].clone();
     e.keys().local().revoke(&old, false).unwrap();
     // Destroy is refused while files need it.
-    let err = e.destroy_key(&old, false).unwrap_err().to_string();
+    let err = e.destroy_key(&old, None, false).unwrap_err().to_string();
     assert!(
         err.contains(old.as_str()) && err.contains("upgradesstables"),
         "{err}"
@@ -114,7 +114,7 @@ fn encrypt_an_existing_table_then_rekey() {
     );
     // The commit log may still hold records under the table's old key? No: the commit log
     // uses system_info_encryption's key, not the table's.
-    e.destroy_key(&old, false).unwrap();
+    e.destroy_key(&old, None, false).unwrap();
     e.close().unwrap();
     let e = open(dir.path(), true);
     assert_eq!(

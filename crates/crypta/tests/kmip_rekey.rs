@@ -102,7 +102,7 @@ fn hcd_rekey_procedure_with_a_real_kmip_server() {
     assert_eq!(rows(&e), 400);
     // 3. Destroy is refused while files need it.
     assert!(matches!(
-        e.destroy_key(&k1, false),
+        e.destroy_key(&k1, Some("kmip_group1"), false),
         Err(Error::KeyInUse { .. })
     ));
     // 4. upgradesstables --include-all-sstables, then keys usage shows nothing under k1.
@@ -120,7 +120,7 @@ fn hcd_rekey_procedure_with_a_real_kmip_server() {
     assert_ne!(keys_now[0], k1);
     assert!(e.key_usage().unwrap().files_for(&k1).is_none());
     // 5. Destroy it, restart, read everything.
-    e.destroy_key(&k1, false).unwrap();
+    e.destroy_key(&k1, Some("kmip_group1"), false).unwrap();
     e.close().unwrap();
     let e = Engine::open(Config::load(&dir.path().join("crypta.yaml")).unwrap()).unwrap();
     assert_eq!(rows(&e), 400);

@@ -260,10 +260,12 @@ impl Engine {
         keyusage::collect(&self.inner)
     }
 
-    /// Destroys a key, refusing while any live file needs it unless `force`.
+    /// Destroys a key (of provider `provider`, as `crypta keys list` names them, or the only
+    /// one that has it), refusing while any live file needs it unless `force`.
     pub fn destroy_key(
         &self,
         id: &crypta_keys::KeyId,
+        provider: Option<&str>,
         force: bool,
     ) -> Result<crypta_keys::KeyInfo> {
         let usage = self.key_usage()?;
@@ -276,7 +278,7 @@ impl Engine {
                 files: files.to_vec(),
             });
         }
-        let (_, manager, _) = self.inner.keys.find(id)?;
+        let (_, manager, _) = self.inner.keys.find(id, provider)?;
         Ok(manager.destroy(id)?)
     }
 
