@@ -27,7 +27,11 @@ impl Bloom {
     /// An empty filter sized for `expected` keys at `bits_per_key`.
     pub(crate) fn with_capacity(expected: u64, bits_per_key: u32) -> Self {
         let bits_per_key = bits_per_key.clamp(1, 64);
-        let bits = expected.max(1).saturating_mul(u64::from(bits_per_key));
+        // At most 2^32 bits (512 MiB), whatever the caller expects.
+        let bits = expected
+            .max(1)
+            .saturating_mul(u64::from(bits_per_key))
+            .min(1 << 32);
         let words = usize::try_from(bits.div_ceil(64)).unwrap_or(usize::MAX / 8);
         // k = bits per key * ln 2, the count that minimises false positives.
         let hashes = (f64::from(bits_per_key) * std::f64::consts::LN_2).round();

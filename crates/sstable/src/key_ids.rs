@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crypta_keys::KeyId;
 
-use crate::format::{self, FOOTER_LEN, Footer, HEADER_LEN, Manifest};
+use crate::format::{self, FOOTER_LEN, Footer, HEADER_LEN, Manifest, crc_mismatch};
 use crate::{Component, SstableError};
 
 /// The ids of every key the table at `path` needs to be read (empty for a plaintext table),
@@ -54,7 +54,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, SstableError> {
     let footer = Footer::decode(path, len, &read(len - FOOTER_LEN, FOOTER_LEN)?)?;
     let manifest = read(footer.manifest_offset, footer.manifest_len)?;
     let actual = crc32fast::hash(&manifest);
-    if actual != footer.manifest_crc {
+    if crc_mismatch(footer.manifest_crc, actual) {
         return Err(SstableError::ChecksumMismatch {
             file: path.to_path_buf(),
             component: Component::Manifest,

@@ -8,6 +8,7 @@ use crypta_keys::KeyProvider;
 
 use std::ops::Bound;
 
+use crate::format::crc_mismatch;
 use crate::reader::{Inner, Scan};
 use crate::{Component, Sstable, SstableError};
 
@@ -50,7 +51,7 @@ pub(crate) fn verify_table(t: &Arc<Inner>) -> Result<VerifyReport, SstableError>
             )
         })?;
     let actual = crc32fast::hash(data);
-    if actual != m.data.crc {
+    if crc_mismatch(m.data.crc, actual) {
         return Err(SstableError::ChecksumMismatch {
             file: t.path().to_path_buf(),
             component: Component::Data,

@@ -14,6 +14,7 @@ use crate::cache::{ChunkCache, next_file_id};
 use crate::filter::Bloom;
 use crate::format::{
     self, FOOTER_LEN, FORMAT_VERSION, Footer, HEADER_LEN, Manifest, Section, chunk_count,
+    crc_mismatch,
 };
 use crate::index::Index;
 use crate::{Component, Metadata, SstableError};
@@ -48,7 +49,7 @@ pub(super) fn open(
             }
         })?;
     let actual = crc32fast::hash(manifest_bytes);
-    if actual != footer.manifest_crc {
+    if crc_mismatch(footer.manifest_crc, actual) {
         return Err(SstableError::ChecksumMismatch {
             file: path,
             component: Component::Manifest,
@@ -142,7 +143,7 @@ fn section_bytes(t: &Inner, component: Component, s: Section) -> Result<&[u8], S
     let bytes = slice(t.bytes(), s.offset, s.len)
         .ok_or_else(|| t.corrupt(component, s.offset, "section lies outside the file"))?;
     let actual = crc32fast::hash(bytes);
-    if actual != s.crc {
+    if crc_mismatch(s.crc, actual) {
         return Err(SstableError::ChecksumMismatch {
             file: t.path().to_path_buf(),
             component,

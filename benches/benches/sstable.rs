@@ -1,0 +1,336 @@
+//! SSTable throughput: write MB/s, point lookups/s (cold: one chunk decoded per lookup; warm:
+//! from the chunk cache) and scan MB/s, for plaintext, `Encryptor` AES-128 ECB/CBC/GCM and
+//! `EncryptingDeflateCompressor` (AES-128 CBC). Prints a summary measured in one run with the
+//! encrypted/plaintext ratios that `docs/performance.md` quotes, then runs the criterion
+//! benches of the same operations.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench fails loudly on errors"
+)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::hint::black_box;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use crypta_compression::CompressionOptions;
+use crypta_keys::{KeyProvider, LocalKeyProvider};
+use crypta_sstable::{ChunkCache, Entry, Sstable, SstableWriter, WriterOptions};
+
+/// Entries per table: 60,000 entries of about 130 bytes, 7.9 MB of entry stream.
+const ENTRIES: u64 = 60_000;
+const LOOKUPS: usize = 2_000;
+
+fn codecs() -> Vec<(&'static str, CompressionOptions)> {
+    let opts = |pairs: &[(&str, &str)]| {
+        let m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        CompressionOptions::parse(&m).unwrap()
+    };
+    let enc = |t: &str| {
+        opts(&[
+            ("class", "Encryptor"),
+            ("cipher_algorithm", t),
+            ("secret_key_strength", "128"),
+        ])
+    };
+    vec![
+        ("plaintext", opts(&[("enabled", "false")])),
+        ("aes128-ecb", enc("AES/ECB/PKCS5Padding")),
+        ("aes128-cbc", enc("AES/CBC/PKCS5Padding")),
+        ("aes128-gcm", enc("AES/GCM/NoPadding")),
+        (
+            "deflate+aes128-cbc",
+            opts(&[
+                ("class", "EncryptingDeflateCompressor"),
+                ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
+                ("secret_key_strength", "128"),
+            ]),
+        ),
+    ]
+}
+
+fn key(i: u64) -> Vec<u8> {
+    format!(
+        "user:{:016x}",
+        i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 8 | i << 56
+    )
+    .into_bytes()
+}
+
+/// Sorted keys and values: text-like values (compressible, as rows usually are).
+fn dataset() -> Vec<(Vec<u8>, Entry)> {
+    let mut v: Vec<(Vec<u8>, Entry)> = (0..ENTRIES)
+        .map(|i| {
+            let value = format!(
+                "{{\"id\":{i},\"name\":\"user {i}\",\"balance\":{},\"tags\":[\"a\",\"b\"]}}",
+                i * 37 % 10_007
+            );
+            let mut value = value.into_bytes();
+            value.resize(100, b' ');
+            (
+                key(i),
+                Entry::value(value, 1_700_000_000_000_000 + i as i64),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn write(
+    path: &Path,
+    opts: &CompressionOptions,
+    keys: Arc<dyn KeyProvider>,
+    data: &[(Vec<u8>, Entry)],
+) -> u64 {
+    let _ = std::fs::remove_file(path);
+    let mut w = SstableWriter::create(
+        path,
+        opts,
+        keys,
+        WriterOptions {
+            expected_entries: data.len() as u64,
+            ..WriterOptions::default()
+        },
+    )
+    .unwrap();
+    for (k, e) in data {
+        w.add(k, e).unwrap();
+    }
+    w.finish().unwrap().metadata.data_len
+}
+
+fn lookup_keys(data: &[(Vec<u8>, Entry)]) -> Vec<Vec<u8>> {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    (0..LOOKUPS)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data[(x % data.len() as u64) as usize].0.clone()
+        })
+        .collect()
+}
+
+/// The median of `runs` timings of `f`.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut t: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[runs / 2]
+}
+
+#[derive(Default)]
+struct Figures {
+    write_mb_s: Vec<f64>,
+    cold_lookups_s: Vec<f64>,
+    warm_lookups_s: Vec<f64>,
+    scan_mb_s: Vec<f64>,
+}
+
+fn med(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One measurement of each operation on one codec, added to `f`.
+fn measure_once(
+    dir: &Path,
+    name: &str,
+    opts: &CompressionOptions,
+    keys: Arc<dyn KeyProvider>,
+    data: &[(Vec<u8>, Entry)],
+    f: &mut Figures,
+) {
+    let path = dir.join(format!("{name}.db"));
+    let mut data_len = 0;
+    let w = median(1, || data_len = write(&path, opts, keys.clone(), data));
+    let mb = data_len as f64 / 1e6;
+    let probes = lookup_keys(data);
+    let cold = Sstable::open(&path, keys.clone(), None).unwrap();
+    let c = median(1, || {
+        for k in &probes {
+            black_box(cold.get(k).unwrap());
+        }
+    });
+    let cache = Arc::new(ChunkCache::new(64 << 20));
+    let warm = Sstable::open(&path, keys.clone(), Some(cache)).unwrap();
+    for k in &probes {
+        warm.get(k).unwrap();
+    }
+    let h = median(3, || {
+        for k in &probes {
+            black_box(warm.get(k).unwrap());
+        }
+    });
+    let s = median(1, || {
+        let mut n = 0u64;
+        for r in cold.iter() {
+            black_box(r.unwrap());
+            n += 1;
+        }
+        assert_eq!(n, ENTRIES);
+    });
+    f.write_mb_s.push(mb / w.as_secs_f64());
+    f.cold_lookups_s.push(LOOKUPS as f64 / c.as_secs_f64());
+    f.warm_lookups_s.push(LOOKUPS as f64 / h.as_secs_f64());
+    f.scan_mb_s.push(mb / s.as_secs_f64());
+}
+
+/// What a `pread` of each chunk would add to a cold lookup: the copy out of the page cache
+/// that the memory map avoids.
+fn pread_cost(path: &Path, keys: Arc<dyn KeyProvider>) -> Duration {
+    let t = Sstable::open(path, keys, None).unwrap();
+    let offsets = t.chunk_offsets().to_vec();
+    let file = File::open(path).unwrap();
+    let mut buf = vec![0u8; 80 * 1024];
+    let d = median(5, || {
+        for (i, w) in offsets.windows(2).enumerate().cycle().take(LOOKUPS) {
+            let len = (w[1] - w[0]) as usize;
+            file.read_exact_at(&mut buf[..len], w[0]).unwrap();
+            black_box((i, &buf));
+        }
+    });
+    d / LOOKUPS as u32
+}
+
+/// Rounds of every codec in turn, so that a busy machine slows all of them alike; medians.
+fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
+    const ROUNDS: usize = 7;
+    let codecs = codecs();
+    let mut all: Vec<Figures> = codecs.iter().map(|_| Figures::default()).collect();
+    for _ in 0..ROUNDS {
+        for ((name, opts), f) in codecs.iter().zip(all.iter_mut()) {
+            measure_once(dir, name, opts, keys.clone(), data, f);
+        }
+    }
+    let m = |f: &Figures| {
+        [
+            med(&f.write_mb_s),
+            med(&f.cold_lookups_s),
+            med(&f.warm_lookups_s),
+            med(&f.scan_mb_s),
+        ]
+    };
+    let base = m(&all[0]);
+    println!(
+        "\n== SSTable summary: {ENTRIES} entries, 64 KiB chunks, {LOOKUPS} random lookups, median of {ROUNDS} interleaved rounds"
+    );
+    println!(
+        "{:<20} {:>10} {:>7} {:>12} {:>7} {:>12} {:>7} {:>10} {:>7}",
+        "codec",
+        "write MB/s",
+        "ratio",
+        "cold get/s",
+        "ratio",
+        "warm get/s",
+        "ratio",
+        "scan MB/s",
+        "ratio"
+    );
+    for ((name, _), f) in codecs.iter().zip(&all) {
+        let v = m(f);
+        println!(
+            "{:<20} {:>10.0} {:>7.2} {:>12.0} {:>7.2} {:>12.0} {:>7.2} {:>10.0} {:>7.2}",
+            name,
+            v[0],
+            v[0] / base[0],
+            v[1],
+            v[1] / base[1],
+            v[2],
+            v[2] / base[2],
+            v[3],
+            v[3] / base[3],
+        );
+    }
+    let p = pread_cost(&dir.join("aes128-cbc.db"), keys);
+    println!(
+        "pread of one chunk frame (what a pread reader adds per cold lookup): {:.2} us; a cold aes128-cbc lookup takes {:.2} us, a cold plaintext one {:.2} us",
+        p.as_secs_f64() * 1e6,
+        1e6 / m(&all[2])[1],
+        1e6 / base[1]
+    );
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Arc<dyn KeyProvider> =
+        Arc::new(LocalKeyProvider::open(dir.path().join("keys")).unwrap());
+    let data = dataset();
+    summary(dir.path(), keys.clone(), &data);
+    if std::env::args().any(|a| a == "--summary-only") {
+        return;
+    }
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let paths: Vec<(&str, CompressionOptions, PathBuf)> = codecs()
+        .into_iter()
+        .map(|(n, o)| (n, o, dir.path().join(format!("c-{n}.db"))))
+        .collect();
+    let mut g = c.benchmark_group("sstable_write");
+    let bytes = write(&paths[0].2, &paths[0].1, keys.clone(), &data);
+    g.throughput(Throughput::Bytes(bytes));
+    for (n, o, p) in &paths {
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| write(p, o, keys.clone(), &data))
+        });
+    }
+    g.finish();
+    let probes = lookup_keys(&data);
+    let mut g = c.benchmark_group("sstable_get_cold");
+    g.throughput(Throughput::Elements(LOOKUPS as u64));
+    for (n, _, p) in &paths {
+        let t = Sstable::open(p, keys.clone(), None).unwrap();
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                probes
+                    .iter()
+                    .filter(|k| t.get(k).unwrap().is_some())
+                    .count()
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("sstable_get_cached");
+    g.throughput(Throughput::Elements(LOOKUPS as u64));
+    for (n, _, p) in &paths {
+        let t = Sstable::open(p, keys.clone(), Some(Arc::new(ChunkCache::new(64 << 20)))).unwrap();
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                probes
+                    .iter()
+                    .filter(|k| t.get(k).unwrap().is_some())
+                    .count()
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("sstable_scan");
+    g.throughput(Throughput::Bytes(bytes));
+    for (n, _, p) in &paths {
+        let t = Sstable::open(p, keys.clone(), None).unwrap();
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| t.iter().count())
+        });
+    }
+    g.finish();
+    c.final_summary();
+}
