@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use crypta_benches::{Figures, cpu_time_of, openssl_speed, table_rows};
+use crypta_benches::{Figures, cpu_time_of, openssl_speed, paired_speed_ratio, table_rows};
 use crypta_compression::hazmat::ChunkCipher;
 use crypta_compression::{ChunkDecoder, ChunkEncoder, CompressionOptions, Transformation};
 use crypta_keys::{Key, KeyProvider, LocalKeyProvider};
@@ -87,6 +87,22 @@ fn key(keys: &LocalKeyProvider, t: &str, bits: u32) -> Arc<Key> {
 /// The AES peers measured with `openssl speed`: label -> (encrypt, decrypt) MB/s.
 type Peers = BTreeMap<&'static str, (f64, f64)>;
 
+/// `openssl speed` for `label`: (encrypt, decrypt) MB/s.
+fn openssl_pair(label: &str) -> (f64, f64) {
+    (
+        openssl_speed(label, false, CHUNK, OPENSSL_SECONDS).unwrap(),
+        openssl_speed(label, true, CHUNK, OPENSSL_SECONDS).unwrap(),
+    )
+}
+
+/// Whether the command line's filter (criterion's first free argument), taken as a substring
+/// or containing the label, selects the cipher benches of `label`; no filter selects all.
+fn c_matches(label: &str) -> bool {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    filter
+        .is_none_or(|f| format!("cipher/{label}/encrypt").contains(f.as_str()) || f.contains(label))
+}
+
 fn bench_ciphers(c: &mut Criterion, f: &Figures, keys: &LocalKeyProvider, plain: &[u8]) -> Peers {
     let mut peers = Peers::new();
     for &(label, t, bits, peer) in CIPHERS {
@@ -96,6 +112,8 @@ fn bench_ciphers(c: &mut Criterion, f: &Figures, keys: &LocalKeyProvider, plain:
         let mut ct = vec![0u8; cipher.ciphertext_len(plain.len())];
         cipher.encrypt(&iv, &[], plain, &mut ct).unwrap();
         let mut out = vec![0u8; ct.len()];
+        // The peer before and after, averaged, so that both see the same machine.
+        let before = (peer && c_matches(label)).then(|| openssl_pair(label));
         let mut g = c.benchmark_group("cipher");
         g.throughput(Throughput::Bytes(CHUNK as u64));
         let name = format!("cipher/{label}/encrypt");
@@ -121,17 +139,55 @@ fn bench_ciphers(c: &mut Criterion, f: &Figures, keys: &LocalKeyProvider, plain:
             })
         });
         g.finish();
-        // The peer right after, so that both see the same machine.
-        if peer
-            && f.mb_per_s(&format!("cipher/{label}/encrypt"), CHUNK)
-                .is_some()
-        {
-            let enc = openssl_speed(label, false, CHUNK, OPENSSL_SECONDS).unwrap();
-            let dec = openssl_speed(label, true, CHUNK, OPENSSL_SECONDS).unwrap();
-            peers.insert(label, (enc, dec));
+        if let Some((e1, d1)) = before {
+            let (e2, d2) = openssl_pair(label);
+            peers.insert(label, ((e1 + e2) / 2.0, (d1 + d2) / 2.0));
         }
     }
     peers
+}
+
+/// EncryptingDeflateCompressor (AES-128-CBC) against DeflateCompressor, measured in
+/// alternation: (encode, decode) speed ratios.
+fn paired_deflate(keys: &LocalKeyProvider, plain: &[u8]) -> (f64, f64) {
+    let plain_o = options("DeflateCompressor", None);
+    let enc_o = options(
+        "EncryptingDeflateCompressor",
+        Some(("AES/CBC/PKCS5Padding", 128)),
+    );
+    let key = key(keys, "AES/CBC/PKCS5Padding", 128);
+    let (pe, ee) = (ChunkEncoder::new(&plain_o), ChunkEncoder::new(&enc_o));
+    let dec = ChunkDecoder::new(CHUNK);
+    let (mut pf, mut ef) = (Vec::new(), Vec::new());
+    pe.encode(plain, None, &mut pf).unwrap();
+    ee.encode(plain, Some(&key), &mut ef).unwrap();
+    let (mut o1, mut o2) = (Vec::new(), Vec::new());
+    let encode = paired_speed_ratio(
+        40,
+        2,
+        || {
+            o1.clear();
+            ee.encode(black_box(plain), Some(&key), &mut o1).unwrap();
+        },
+        || {
+            o2.clear();
+            pe.encode(black_box(plain), None, &mut o2).unwrap();
+        },
+    );
+    let provider: &dyn KeyProvider = keys;
+    let decode = paired_speed_ratio(
+        200,
+        4,
+        || {
+            o1.clear();
+            dec.decode(black_box(&ef), Some(provider), &mut o1).unwrap();
+        },
+        || {
+            o2.clear();
+            dec.decode(black_box(&pf), None, &mut o2).unwrap();
+        },
+    );
+    (encode, decode)
 }
 
 fn bench_codecs(c: &mut Criterion, f: &Figures, keys: &LocalKeyProvider, plain: &[u8]) {
@@ -266,7 +322,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     }
 }
 
-fn print_summary(f: &Figures, peers: &Peers) {
+fn print_summary(f: &Figures, peers: &Peers, paired: (f64, f64)) {
     let mb = |name: &str| f.mb_per_s(name, CHUNK);
     println!();
     println!("== Chunk codecs: 64 KiB chunks, MB/s (10^6 bytes/s) of one core's CPU time ==");
@@ -315,6 +371,10 @@ fn print_summary(f: &Figures, peers: &Peers) {
         ratio(mb(&format!("{e}/encode")), mb(&format!("{d}/encode"))),
         ratio(mb(&format!("{e}/decode")), mb(&format!("{d}/decode")))
     );
+    println!(
+        "  measured in alternation (median of per-round ratios): encode {:.3}, decode {:.3}",
+        paired.0, paired.1
+    );
     println!();
     println!("Deflate level {}, raw:", crypta_compression::DEFLATE_LEVEL);
     println!("| {:<10} | {:>8} | {:>11} |", "", "zlib-rs", "miniz_oxide");
@@ -342,5 +402,6 @@ fn main() {
     bench_codecs(&mut c, &figures, &keys, &plain);
     bench_deflate_backends(&mut c, &figures, &plain);
     c.final_summary();
-    print_summary(&figures, &peers);
+    let paired = paired_deflate(&keys, &plain);
+    print_summary(&figures, &peers, paired);
 }

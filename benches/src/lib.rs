@@ -11,17 +11,14 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// CPU time the calling thread has used so far, from Linux's `/proc/thread-self/schedstat`
-/// (nanoseconds on the CPU). Panics elsewhere: these benches measure Linux machines.
+/// CPU time the calling thread has used so far (`CLOCK_THREAD_CPUTIME_ID`, nanosecond
+/// resolution; `/proc/thread-self/schedstat` is only updated at scheduler ticks).
 pub fn thread_cpu_time() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat")
-        .unwrap_or_else(|e| panic!("benches need Linux's /proc/thread-self/schedstat: {e}"));
-    let ns = s
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or_else(|| panic!("unexpected /proc/thread-self/schedstat: {s:?}"));
-    Duration::from_nanos(ns)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// Runs `f` `iters` times and returns the CPU time it took (for criterion's `iter_custom`).
@@ -124,4 +121,26 @@ pub fn table_rows(len: usize) -> Vec<u8> {
     }
     v.truncate(len);
     v
+}
+
+/// The speed of `a` relative to `b` (above 1: `a` is faster), measured in alternation: `rounds`
+/// rounds each time `iters` runs of `b` then of `a` in CPU time, and the median of the
+/// per-round ratios. Alternating cancels the drift of a loaded machine, which separate
+/// criterion runs of a few seconds each do not.
+pub fn paired_speed_ratio(
+    rounds: usize,
+    iters: u64,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> f64 {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let tb = cpu_time_of(iters, &mut b).as_secs_f64();
+            let ta = cpu_time_of(iters, &mut a).as_secs_f64();
+            if ta > 0.0 { tb / ta } else { f64::NAN }
+        })
+        .filter(|r| r.is_finite())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN)
 }
