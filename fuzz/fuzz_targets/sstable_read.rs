@@ -4,56 +4,36 @@
 //! Checksums would stop almost every mutation at the door, so each input is also tried with
 //! the CRC of every chunk frame recomputed (walking the frames from the header on), and the
 //! crate, built with `--cfg fuzzing`, does not enforce its file-level checksums: mutations then
-//! reach the entry, index, filter, summary and manifest parsers. Seeds (`seeds/sstable_read/`) are real
-//! small tables, plain and encrypted under the fixed key below (made by
-//! `cargo run -p crypta-sstable --example make_fuzz_seeds -- fuzz/seeds/sstable_read`).
+//! reach the entry, index, filter, summary and manifest parsers.
+//!
+//! Seeds (`seeds/sstable_read/`) are real small tables, plain and encrypted under the shared
+//! fixed key of `fixed_key.rs`, made by
+//! `cargo run -p crypta-sstable --example make_fuzz_seeds -- fuzz/seeds/sstable_read`.
 #![no_main]
 
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crypta_keys::{
-    Algorithm, Key, KeyError, KeyId, KeyInfo, KeyMaterial, KeyProvider, KeySpec, KeyState,
-    Timestamp,
-};
+use crypta_keys::{Key, KeyError, KeyId, KeyProvider, KeySpec};
 use crypta_sstable::{ChunkCache, Sstable};
 use libfuzzer_sys::fuzz_target;
 
-/// One AES-128 key, `fuzz-aes-128`, of sixteen 0x42 bytes (the seeds' key).
+#[path = "fixed_key.rs"]
+mod fixed_key;
+
+/// The shared fixed key (`fuzz-key`) as the owned provider a table holds.
 #[derive(Debug)]
-struct FixedKey(Arc<Key>);
+struct Keys;
 
-impl FixedKey {
-    fn new() -> Option<Self> {
-        let info = KeyInfo {
-            id: KeyId::new("fuzz-aes-128").ok()?,
-            name: None,
-            algorithm: Algorithm::Aes,
-            strength: 128,
-            state: KeyState::Active,
-            namespace: None,
-            created: Timestamp(0),
-            activated: Some(Timestamp(0)),
-            protect_stop: None,
-            deactivated: None,
-        };
-        Some(FixedKey(Arc::new(Key::new(info, KeyMaterial::new(vec![0x42; 16])).ok()?)))
-    }
-}
-
-impl KeyProvider for FixedKey {
+impl KeyProvider for Keys {
     fn describe(&self) -> String {
-        "fuzz fixed key".into()
+        fixed_key::keys().describe()
     }
-    fn current_key(&self, _: &KeySpec) -> Result<Arc<Key>, KeyError> {
-        Ok(self.0.clone())
+    fn current_key(&self, spec: &KeySpec) -> Result<Arc<Key>, KeyError> {
+        fixed_key::keys().current_key(spec)
     }
     fn key_by_id(&self, id: &KeyId) -> Result<Arc<Key>, KeyError> {
-        if id == self.0.id() {
-            Ok(self.0.clone())
-        } else {
-            Err(KeyError::NotFound { key_id: id.clone(), provider: self.describe() })
-        }
+        fixed_key::keys().key_by_id(id)
     }
 }
 
@@ -81,9 +61,8 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn exercise(data: Vec<u8>) {
-    let Some(keys) = FixedKey::new() else { return };
     let cache = Arc::new(ChunkCache::new(1 << 20));
-    let Ok(t) = Sstable::from_bytes("fuzz.db", data, Arc::new(keys), Some(cache)) else {
+    let Ok(t) = Sstable::from_bytes("fuzz.db", data, Arc::new(Keys), Some(cache)) else {
         return;
     };
     let m = t.metadata().clone();

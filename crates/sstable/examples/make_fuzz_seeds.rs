@@ -1,7 +1,7 @@
 //! Writes small real tables as seeds of the `sstable_read` fuzz target:
 //! `cargo run -p crypta-sstable --example make_fuzz_seeds -- fuzz/seeds/sstable_read`.
 //!
-//! The encrypted ones use the fuzz target's fixed key (`fuzz-aes-128`, sixteen 0x42 bytes).
+//! The encrypted ones use the fuzz target's fixed key (`fuzz-key`, sixteen 0x42 bytes, `fuzz/fuzz_targets/fixed_key.rs`).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .ok_or("usage: make_fuzz_seeds DIR")?,
     );
     let info = KeyInfo {
-        id: KeyId::new("fuzz-aes-128")?,
+        id: KeyId::new("fuzz-key")?,
         name: None,
         algorithm: Algorithm::Aes,
         strength: 128,
