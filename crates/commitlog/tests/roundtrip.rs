@@ -191,3 +191,38 @@ fn records_larger_than_half_a_segment_are_refused() {
     );
     log.append(&[0; 4000]).unwrap();
 }
+
+#[test]
+fn debug_output_never_shows_record_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys(dir.path());
+    let log = CommitLog::open(
+        dir.path().join("cl"),
+        config(
+            SyncMode::Periodic(std::time::Duration::from_secs(3600)),
+            aes_cbc(),
+            1 << 20,
+        ),
+        Some(keys.clone() as Arc<dyn KeyProvider>),
+    )
+    .unwrap();
+    let secret = b"SECRET-MUTATION-PAYLOAD";
+    log.append(secret).unwrap(); // buffered, not yet written
+    let shown = format!("{log:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    // Bytes would print as numbers: 83 = 'S', 69 = 'E'.
+    assert!(!shown.contains("83, 69, 67"), "{shown}");
+    log.close().unwrap();
+    let seg = segment_files(&dir.path().join("cl")).pop().unwrap();
+    let decoded = crypta_commitlog::decode_file(
+        &seg,
+        LogKind::CommitLog,
+        &std::fs::read(&seg).unwrap(),
+        Some(keys.as_ref()),
+        crypta_commitlog::TailPolicy::MustBeSealed,
+    )
+    .unwrap();
+    assert_eq!(decoded.records().next().unwrap().data, secret);
+    let shown = format!("{decoded:?}");
+    assert!(!shown.contains("83, 69, 67"), "{shown}");
+}

@@ -2,11 +2,12 @@
 //! the segment they belong to, and how far the log is durable.
 
 use std::collections::VecDeque;
+use std::fmt;
 
 use crate::{CommitLogError, Position};
 
 /// Records of one segment waiting for I/O.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Run {
     /// The segment they belong to.
     pub segment: u64,
@@ -16,8 +17,18 @@ pub(super) struct Run {
     pub seal: Option<u64>,
 }
 
+impl fmt::Debug for Run {
+    /// Sizes only: the bytes are records (mutations), not for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("segment", &self.segment)
+            .field("bytes", &self.bytes.len())
+            .field("seal", &self.seal)
+            .finish()
+    }
+}
+
 /// The append side of the log.
-#[derive(Debug)]
 pub(super) struct State {
     runs: VecDeque<Run>,
     /// Bytes in `runs`.
@@ -36,6 +47,22 @@ pub(super) struct State {
     pub closed: bool,
     /// An emptied buffer kept for the next run.
     spare: Vec<u8>,
+}
+
+impl fmt::Debug for State {
+    /// Positions and sizes only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("State")
+            .field("runs", &self.runs)
+            .field("pending", &self.pending)
+            .field("lsn", &self.lsn)
+            .field("durable", &self.durable)
+            .field("segment", &self.segment)
+            .field("seg_len", &self.seg_len)
+            .field("poisoned", &self.poisoned)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl State {

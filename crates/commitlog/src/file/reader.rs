@@ -4,6 +4,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crypta_compression::{ChunkDecoder, CompressionError, frame_key_id};
@@ -60,7 +61,6 @@ pub struct RecordRef<'a> {
 }
 
 /// A log file decoded: its header, plaintext stream, records and how it ends.
-#[derive(Debug)]
 pub struct DecodedFile {
     /// The file.
     pub path: PathBuf,
@@ -79,6 +79,23 @@ pub struct DecodedFile {
     chunks: Vec<(u64, u64)>,
     /// (stream offset of the record, start of data, end of data) in `stream`.
     records: Vec<(u64, usize, usize)>,
+}
+
+impl fmt::Debug for DecodedFile {
+    /// Everything but the decrypted bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodedFile")
+            .field("path", &self.path)
+            .field("header", &self.header)
+            .field("end", &self.end)
+            .field("key_ids", &self.key_ids)
+            .field("valid_len", &self.valid_len)
+            .field("records_end", &self.records_end)
+            .field("stream_len", &self.stream.len())
+            .field("chunks", &self.chunks.len())
+            .field("records", &self.records.len())
+            .finish()
+    }
 }
 
 impl DecodedFile {

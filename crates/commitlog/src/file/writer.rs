@@ -1,6 +1,7 @@
 //! Writes one log file: header, chunk blocks, trailer.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,7 +24,6 @@ pub struct SealInfo {
 
 /// Appends chunks to one log file. After any error the writer must not be used again: what
 /// reached the file is unknown.
-#[derive(Debug)]
 pub struct LogWriter {
     path: PathBuf,
     file: Box<dyn LogFile>,
@@ -33,6 +33,19 @@ pub struct LogWriter {
     key_ids: BTreeSet<KeyId>,
     out: Vec<u8>,
     recovered: bool,
+}
+
+impl fmt::Debug for LogWriter {
+    /// Path, sizes and key ids; never the buffered bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogWriter")
+            .field("path", &self.path)
+            .field("file_len", &self.file_len)
+            .field("logical_len", &self.logical_len)
+            .field("key_ids", &self.key_ids)
+            .field("recovered", &self.recovered)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogWriter {

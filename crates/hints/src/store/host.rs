@@ -1,6 +1,7 @@
 //! One host's hints: the file being written, the complete files, the delivery cursor.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -10,7 +11,6 @@ use crate::HintsError;
 use crate::cursor::Cursor;
 
 /// The hints file a host's new hints go to.
-#[derive(Debug)]
 pub(super) struct OpenFile {
     pub id: u64,
     pub writer: LogWriter,
@@ -18,6 +18,18 @@ pub(super) struct OpenFile {
     pub buf: Vec<u8>,
     pub records: u64,
     pub times: Option<(u64, u64)>,
+}
+
+impl fmt::Debug for OpenFile {
+    /// Sizes only: the buffer holds mutations.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("id", &self.id)
+            .field("writer", &self.writer)
+            .field("buffered", &self.buf.len())
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OpenFile {
