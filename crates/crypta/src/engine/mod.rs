@@ -518,19 +518,26 @@ impl Inner {
     pub(crate) fn get_entry(&self, t: &Table, key: &[u8]) -> Result<Option<Entry>> {
         let (mems, ssts) = t.read_view();
         let mut best: Option<Entry> = None;
-        let mut consider = |e: Entry| {
+        fn consider(best: &mut Option<Entry>, e: Entry) {
             if best.as_ref().is_none_or(|b| merge::supersedes(&e, b)) {
-                best = Some(e);
+                *best = Some(e);
             }
-        };
+        }
         for m in &mems {
             if let Some(e) = m.get(key) {
-                consider(e);
+                consider(&mut best, e);
             }
         }
         for s in &ssts {
+            // A file whose newest write is older than the best entry so far cannot win.
+            if best
+                .as_ref()
+                .is_some_and(|b| s.reader.metadata().max_timestamp < b.timestamp)
+            {
+                continue;
+            }
             if let Some(e) = s.reader.get(key)? {
-                consider(e);
+                consider(&mut best, e);
             }
         }
         Ok(best)
