@@ -4,7 +4,7 @@
     reason = "tests fail loudly on errors"
 )]
 
-//! The checked-in commit log of format version 1 (`tests/data/`, made by the `make_golden`
+//! The checked-in commit log of format version 1 (`tests/data/`, made by the `make_golden_commitlog`
 //! example) still replays exactly: plain, AES-CBC with a key rotation, and an unsealed
 //! LZ4+AES-GCM segment with a torn tail. A format change shows up here.
 

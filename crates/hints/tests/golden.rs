@@ -4,7 +4,7 @@
     reason = "tests fail loudly on errors"
 )]
 
-//! The checked-in hints of format version 1 (`tests/data/`, made by the `make_golden`
+//! The checked-in hints of format version 1 (`tests/data/`, made by the `make_golden_hints`
 //! example) still read back exactly: a sealed AES-CBC file with its delivery cursor, and a
 //! file a crash left unsealed with a torn tail. A format change shows up here.
 

@@ -4,7 +4,7 @@
     reason = "tests fail loudly on errors"
 )]
 
-//! The checked-in tables of format version 1 (`tests/data/`, made by the `make_golden`
+//! The checked-in tables of format version 1 (`tests/data/`, made by the `make_golden_sstable`
 //! example) still read back exactly, and the writer still produces the plain one byte for
 //! byte: a format change shows up here.
 
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crypta_keys::{KeyProvider, LocalKeyProvider};
 use crypta_sstable::{Entry, Sstable, SstableWriter, WriterOptions, key_ids, verify};
 
-/// Entry `i` of the golden tables (as in `examples/make_golden.rs`).
+/// Entry `i` of the golden tables (as in `examples/make_golden_sstable.rs`).
 fn golden_entry(i: u32) -> (Vec<u8>, Entry) {
     let key = format!("golden-{i:05}").into_bytes();
     let ts = 1_700_000_000_000_000 + i64::from(i);

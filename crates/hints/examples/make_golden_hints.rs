@@ -1,5 +1,5 @@
 //! Writes the golden hints of format version 1 that `tests/golden.rs` reads:
-//! `cargo run -p crypta-hints --example make_golden -- crates/hints/tests/data`.
+//! `cargo run -p crypta-hints --example make_golden_hints -- crates/hints/tests/data`.
 //!
 //! In `<dir>/hints`, AES-128-CBC: host 11…11 has hints 0-9 in a sealed file; host 22…22 has
 //! hints 10-14 in a file left unsealed by a "crash" and cut 3 bytes short (hint 14 torn).
@@ -29,7 +29,11 @@ fn golden_mutation(i: u64) -> Vec<u8> {
 }
 
 fn main() {
-    let out = PathBuf::from(std::env::args().nth(1).expect("usage: make_golden DIR"));
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: make_golden_hints DIR"),
+    );
     let dir = out.join("hints");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).unwrap();

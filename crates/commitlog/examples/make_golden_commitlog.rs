@@ -1,5 +1,5 @@
 //! Writes the golden commit log of format version 1 that `tests/golden.rs` reads:
-//! `cargo run -p crypta-commitlog --example make_golden -- crates/commitlog/tests/data`.
+//! `cargo run -p crypta-commitlog --example make_golden_commitlog -- crates/commitlog/tests/data`.
 //!
 //! Three segments in `<dir>/commitlog`: plain (records 0-4, sealed); AES-128-CBC with a key
 //! rotation inside (records 5-14, sealed, two key ids); LZ4 then AES-128-GCM left unsealed by
@@ -38,7 +38,11 @@ fn options(class: &str, cipher: Option<&str>) -> CompressionOptions {
 }
 
 fn main() {
-    let out = PathBuf::from(std::env::args().nth(1).expect("usage: make_golden DIR"));
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: make_golden_commitlog DIR"),
+    );
     let logdir = out.join("commitlog");
     if logdir.exists() {
         std::fs::remove_dir_all(&logdir).unwrap();

@@ -1,5 +1,5 @@
 //! Writes the golden tables of the current format version into a directory:
-//! `cargo run -p crypta-sstable --example make_golden -- crates/sstable/tests/data`.
+//! `cargo run -p crypta-sstable --example make_golden_sstable -- crates/sstable/tests/data`.
 //!
 //! `tests/golden.rs` reads them back; keep both in step with `golden_entry` below.
 
@@ -24,7 +24,11 @@ fn golden_entry(i: u32) -> (Vec<u8>, Entry) {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: make_golden DIR")?);
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: make_golden_sstable DIR")?,
+    );
     let keys = Arc::new(LocalKeyProvider::open(
         out.join(format!("v{FORMAT_VERSION}-test-keys")),
     )?);
