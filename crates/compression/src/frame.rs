@@ -59,16 +59,6 @@ fn compressor_code(c: Option<Compressor>) -> u8 {
     }
 }
 
-fn algorithm_code(a: Algorithm) -> u8 {
-    match a {
-        Algorithm::Aes => 1,
-        Algorithm::Des => 2,
-        Algorithm::DesEde => 3,
-        Algorithm::Blowfish => 4,
-        Algorithm::Rc2 => 5,
-    }
-}
-
 fn mode_code(m: Mode) -> u8 {
     match m {
         Mode::Ecb => 1,
@@ -104,7 +94,7 @@ pub(crate) fn write_header(
             out.put_u8(0);
         }
         Some(t) => {
-            out.put_u8(algorithm_code(t.algorithm));
+            out.put_u8(t.algorithm.code());
             out.put_u8(mode_code(t.mode));
         }
     }
@@ -141,17 +131,10 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
     let transformation = match (alg, mode) {
         (0, 0) => None,
         (a, m) => {
-            let algorithm = match a {
-                1 => Algorithm::Aes,
-                2 => Algorithm::Des,
-                3 => Algorithm::DesEde,
-                4 => Algorithm::Blowfish,
-                5 => Algorithm::Rc2,
-                _ => {
-                    return Err(CompressionError::Malformed {
-                        reason: format!("unknown algorithm code {a} at offset 2"),
-                    });
-                }
+            let Some(algorithm) = Algorithm::from_code(a) else {
+                return Err(CompressionError::Malformed {
+                    reason: format!("unknown algorithm code {a} at offset 2"),
+                });
             };
             let mode = match (m, algorithm) {
                 (1, _) => Mode::Ecb,

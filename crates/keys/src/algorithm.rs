@@ -43,6 +43,23 @@ impl Algorithm {
         }
     }
 
+    /// The algorithm's code in crypta's file formats (the key file, the chunk frame):
+    /// 1 AES, 2 DES, 3 DESede, 4 Blowfish, 5 RC2. Never reuse or renumber a code.
+    pub fn code(self) -> u8 {
+        match self {
+            Algorithm::Aes => 1,
+            Algorithm::Des => 2,
+            Algorithm::DesEde => 3,
+            Algorithm::Blowfish => 4,
+            Algorithm::Rc2 => 5,
+        }
+    }
+
+    /// The algorithm with format code `code`, if any (see [`Algorithm::code`]).
+    pub fn from_code(code: u8) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.code() == code)
+    }
+
     /// Block size in bytes.
     pub fn block_size(self) -> usize {
         match self {
@@ -161,6 +178,17 @@ mod tests {
         assert!(!Algorithm::Rc2.is_valid_strength(136));
         let err = Algorithm::Rc2.check_strength(136).unwrap_err().to_string();
         assert!(err.contains("40 to 128"), "{err}");
+    }
+
+    #[test]
+    fn format_codes_are_fixed() {
+        let codes: Vec<u8> = Algorithm::ALL.iter().map(|a| a.code()).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5]);
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_code(a.code()), Some(a));
+        }
+        assert_eq!(Algorithm::from_code(0), None);
+        assert_eq!(Algorithm::from_code(6), None);
     }
 
     #[test]

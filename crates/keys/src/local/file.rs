@@ -27,27 +27,6 @@ const HAS_ACTIVATED: u8 = 4;
 const HAS_PROTECT_STOP: u8 = 8;
 const HAS_DEACTIVATED: u8 = 16;
 
-fn algorithm_code(a: Algorithm) -> u8 {
-    match a {
-        Algorithm::Aes => 1,
-        Algorithm::Des => 2,
-        Algorithm::DesEde => 3,
-        Algorithm::Blowfish => 4,
-        Algorithm::Rc2 => 5,
-    }
-}
-
-fn algorithm_from_code(c: u8) -> Option<Algorithm> {
-    Some(match c {
-        1 => Algorithm::Aes,
-        2 => Algorithm::Des,
-        3 => Algorithm::DesEde,
-        4 => Algorithm::Blowfish,
-        5 => Algorithm::Rc2,
-        _ => return None,
-    })
-}
-
 fn state_code(s: KeyState) -> u8 {
     match s {
         KeyState::PreActive => 1,
@@ -94,7 +73,7 @@ pub(crate) fn encode(entries: &[Entry]) -> Result<Vec<u8>, String> {
         out.put_bytes_u8(i.id.as_str().as_bytes())
             .ok_or("key id too long")?;
         out.put_u8(flags);
-        out.put_u8(algorithm_code(i.algorithm));
+        out.put_u8(i.algorithm.code());
         out.put_u16(u16::try_from(i.strength).map_err(|_| "strength out of range")?);
         out.put_u8(state_code(i.state));
         out.put_u64(i.created.0);
@@ -156,7 +135,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<Entry>, String> {
             .map_err(|_| bad("key id is not UTF-8"))?;
         let id = KeyId::new(id).map_err(|e| bad(&e.to_string()))?;
         let flags = r.u8("flags").map_err(wire)?;
-        let algorithm = algorithm_from_code(r.u8("algorithm").map_err(wire)?)
+        let algorithm = Algorithm::from_code(r.u8("algorithm").map_err(wire)?)
             .ok_or_else(|| bad("unknown algorithm code"))?;
         let strength = u32::from(r.u16("strength").map_err(wire)?);
         algorithm
