@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crypta_keys::KeySpec;
 
@@ -101,10 +101,13 @@ impl CodecClass {
 /// Where an encrypting table's keys come from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KeyProviderChoice {
-    /// The local key file (`LocalFileSystemKeyProviderFactory`, the default); `secret_key_file`
-    /// names another key file than the engine's default one.
+    /// The local key file (`LocalFileSystemKeyProviderFactory`, the default). DSE's and HCD's
+    /// `system_key_file` (a file name in `system_key_directory`, `system_key` being the
+    /// engine's default key file) or `secret_key_file` (a path; relative ones are taken from
+    /// `system_key_directory` too) names the key file; none means the default one.
     Local {
-        /// The `secret_key_file` option, if given.
+        /// The key file named by `system_key_file` or `secret_key_file`, if given: a bare file
+        /// name (printed back as `system_key_file`) or a path (printed as `secret_key_file`).
         secret_key_file: Option<PathBuf>,
     },
     /// A KMIP group from `kmip_hosts` (`KmipKeyProviderFactory` with `kmip_host`).
@@ -150,7 +153,8 @@ pub struct CompressionOptions {
 }
 
 const KNOWN: &str = "class, enabled, chunk_length_kb (or chunk_length_in_kb), crc_check_chance, \
-     cipher_algorithm, secret_key_strength, key_provider, kmip_host, secret_key_file, key_keyspace";
+     cipher_algorithm, secret_key_strength, key_provider, kmip_host, system_key_file, \
+     secret_key_file, key_keyspace";
 
 const LOCAL_PROVIDER: &str = "LocalFileSystemKeyProviderFactory";
 const KMIP_PROVIDER: &str = "KmipKeyProviderFactory";
@@ -245,6 +249,7 @@ impl CompressionOptions {
             "secret_key_strength",
             "key_provider",
             "kmip_host",
+            "system_key_file",
             "secret_key_file",
             "key_keyspace",
         ];
@@ -294,19 +299,44 @@ impl CompressionOptions {
                         "kmip_host needs 'key_provider': 'KmipKeyProviderFactory'",
                     ));
                 }
+                let system_key_file = get("system_key_file").filter(|f| !f.is_empty());
+                let secret_key_file = get("secret_key_file").filter(|f| !f.is_empty());
+                let file = match (system_key_file, secret_key_file) {
+                    (Some(_), Some(f)) => {
+                        return Err(invalid(
+                            "secret_key_file",
+                            f,
+                            "give system_key_file or secret_key_file, not both",
+                        ));
+                    }
+                    (Some(name), None) => {
+                        if !is_bare_file_name(Path::new(name)) {
+                            return Err(invalid(
+                                "system_key_file",
+                                name,
+                                "expected the name of a key file in system_key_directory \
+                                 (use secret_key_file for a path)",
+                            ));
+                        }
+                        Some(PathBuf::from(name))
+                    }
+                    (None, f) => f.map(PathBuf::from),
+                };
                 KeyProviderChoice::Local {
-                    secret_key_file: get("secret_key_file")
-                        .filter(|f| !f.is_empty())
-                        .map(PathBuf::from),
+                    secret_key_file: file,
                 }
             }
             Some(KMIP_PROVIDER) => {
-                if let Some(f) = get("secret_key_file") {
-                    return Err(invalid(
-                        "secret_key_file",
-                        f,
-                        "secret_key_file applies to LocalFileSystemKeyProviderFactory, not KMIP",
-                    ));
+                for option in ["system_key_file", "secret_key_file"] {
+                    if let Some(f) = get(option) {
+                        return Err(invalid(
+                            option,
+                            f,
+                            &format!(
+                                "{option} applies to LocalFileSystemKeyProviderFactory, not KMIP"
+                            ),
+                        ));
+                    }
                 }
                 KeyProviderChoice::Kmip {
                     group: kmip_host
@@ -357,7 +387,12 @@ impl CompressionOptions {
                 KeyProviderChoice::Local { secret_key_file } => {
                     m.insert("key_provider".into(), LOCAL_PROVIDER.into());
                     if let Some(f) = secret_key_file {
-                        m.insert("secret_key_file".into(), f.display().to_string());
+                        let option = if is_bare_file_name(f) {
+                            "system_key_file"
+                        } else {
+                            "secret_key_file"
+                        };
+                        m.insert(option.into(), f.display().to_string());
                     }
                 }
                 KeyProviderChoice::Kmip { group } => {
@@ -405,3 +440,12 @@ fn parse_chunk_length(option: &str, v: &str) -> Result<u32, CompressionError> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether `p` is a plain file name (one normal component: no directory, no `..`).
+fn is_bare_file_name(p: &Path) -> bool {
+    let mut c = p.components();
+    matches!(
+        (c.next(), c.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    )
+}

@@ -1,5 +1,6 @@
-//! Where the engine's keys come from: the local key file (the embedded default), other local
-//! key files named by a table's `secret_key_file`, and KMIP groups from `kmip_hosts`.
+//! Where the engine's keys come from: the local key file (the embedded default,
+//! `system_key_directory/system_key`), other local key files named by a table's
+//! `system_key_file` or `secret_key_file`, and KMIP groups from `kmip_hosts`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,8 +64,19 @@ impl KeyRegistry {
                 secret_key_file: None,
             } => Ok(self.default_local.clone()),
             KeyProviderChoice::Local {
-                secret_key_file: Some(path),
+                secret_key_file: Some(file),
             } => {
+                // `system_key_file` names a file in `system_key_directory`, where the default
+                // key file also lives; a relative `secret_key_file` is taken from there too.
+                let default_path = self.default_local.path();
+                let path = match default_path.parent() {
+                    Some(dir) if file.is_relative() => dir.join(file),
+                    _ => file.clone(),
+                };
+                if path == default_path {
+                    return Ok(self.default_local.clone());
+                }
+                let path = &path;
                 let mut others = self
                     .other_local
                     .lock()

@@ -116,3 +116,64 @@ fn hints_are_encrypted_with_system_info_encryption_and_delivered_in_order() {
     assert!(got[49].ends_with(b"-49"));
     e.close().unwrap();
 }
+
+/// The DSE/HCD docs' local-key table: `'system_key_file': 'system_key'` names the default key
+/// file in `system_key_directory`; another name makes a second key file beside it (never in
+/// the working directory).
+#[test]
+fn dse_docs_system_key_file_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.encryption_test (d text PRIMARY KEY, v text) WITH COMPRESSION = {
+          'class': 'EncryptingLZ4Compressor',
+          'cipher_algorithm' : 'DESede/CBC/PKCS5Padding',
+          'secret_key_strength' : 112,
+          'system_key_file' : 'system_key' };",
+    )
+    .unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.other (d text PRIMARY KEY, v text) WITH COMPRESSION = {
+          'class': 'Encryptor', 'cipher_algorithm' : 'AES/ECB/PKCS5Padding',
+          'secret_key_strength' : 128, 'system_key_file' : 'table_key' };",
+    )
+    .unwrap();
+    let desc = e.execute_cql("DESC TABLE ks.encryption_test").unwrap();
+    assert!(desc.contains("'system_key_file': 'system_key'"), "{desc}");
+    for i in 0..500u32 {
+        e.put("ks.encryption_test", format!("k{i}").as_bytes(), SECRET)
+            .unwrap();
+        e.put("ks.other", format!("k{i}").as_bytes(), SECRET)
+            .unwrap();
+    }
+    e.flush(&[]).unwrap();
+    // The commit log is plaintext here (system_info_encryption off): only SSTables count.
+    let hits: Vec<_> = files_containing(dir.path(), SECRET)
+        .into_iter()
+        .filter(|p| !p.starts_with(dir.path().join("commitlog")))
+        .collect();
+    assert!(hits.is_empty(), "secret marker in {hits:?}");
+
+    let keys_dir = e.config().system_key_directory.clone();
+    let mut names: Vec<String> = std::fs::read_dir(&keys_dir)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".lock") && !n.ends_with(".tmp"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["system_key", "table_key"], "in {keys_dir:?}");
+    let providers: Vec<String> = e.keys().managers().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        providers,
+        [
+            "local".to_string(),
+            format!("local:{}", keys_dir.join("table_key").display())
+        ]
+    );
+    e.close().unwrap();
+
+    let e = open(dir.path(), false);
+    assert_eq!(e.get("ks.encryption_test", b"k7").unwrap().unwrap(), SECRET);
+    assert_eq!(e.get("ks.other", b"k499").unwrap().unwrap(), SECRET);
+}

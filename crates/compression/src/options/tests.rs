@@ -180,3 +180,86 @@ fn canonical_map_and_cql_literal() {
         "{'enabled': 'false'}"
     );
 }
+
+#[test]
+fn dse_docs_local_key_example_with_system_key_file() {
+    // The DSE/HCD docs' local-key table, as written there.
+    let o = parse(&[
+        ("class", "EncryptingLZ4Compressor"),
+        ("cipher_algorithm", "DESede/CBC/PKCS5Padding"),
+        ("secret_key_strength", "112"),
+        ("system_key_file", "system_key"),
+    ])
+    .unwrap();
+    let e = o.encryption.as_ref().unwrap();
+    assert_eq!(e.transformation.algorithm, Algorithm::DesEde);
+    assert_eq!(
+        e.key_provider,
+        KeyProviderChoice::Local {
+            secret_key_file: Some(PathBuf::from("system_key"))
+        }
+    );
+    // Printed back under the name it was given, and parses back to the same options.
+    let m = o.to_map();
+    assert_eq!(
+        m.get("system_key_file").map(String::as_str),
+        Some("system_key")
+    );
+    assert!(!m.contains_key("secret_key_file"));
+    assert_eq!(CompressionOptions::parse(&m).unwrap(), o);
+
+    // A path is printed as secret_key_file.
+    let o = parse(&[
+        ("class", "Encryptor"),
+        ("secret_key_file", "/etc/crypta/keys/other"),
+    ])
+    .unwrap();
+    assert_eq!(
+        o.to_map().get("secret_key_file").map(String::as_str),
+        Some("/etc/crypta/keys/other")
+    );
+}
+
+#[test]
+fn system_key_file_errors_name_the_option() {
+    for (pairs, option) in [
+        (
+            vec![("class", "Encryptor"), ("system_key_file", "../elsewhere")],
+            "system_key_file",
+        ),
+        (
+            vec![("class", "Encryptor"), ("system_key_file", "/etc/keys/k")],
+            "system_key_file",
+        ),
+        (
+            vec![
+                ("class", "Encryptor"),
+                ("system_key_file", "a"),
+                ("secret_key_file", "b"),
+            ],
+            "secret_key_file",
+        ),
+        (
+            vec![
+                ("class", "Encryptor"),
+                ("key_provider", "KmipKeyProviderFactory"),
+                ("kmip_host", "g"),
+                ("system_key_file", "system_key"),
+            ],
+            "system_key_file",
+        ),
+        (
+            vec![
+                ("class", "LZ4Compressor"),
+                ("system_key_file", "system_key"),
+            ],
+            "system_key_file",
+        ),
+    ] {
+        let err = parse(&pairs).unwrap_err();
+        assert!(
+            matches!(&err, CompressionError::InvalidOption { option: o, .. } if o == option),
+            "{pairs:?}: {err}"
+        );
+    }
+}

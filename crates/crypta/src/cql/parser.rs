@@ -395,8 +395,13 @@ impl Parser<'_> {
                 self.src,
                 open,
                 &format!(
-                    "crypta tables have exactly two columns, a key and a value; found {}",
-                    columns.len()
+                    "crypta tables have exactly two columns, a key and a value; found {} \
+                     (for example: ({} PRIMARY KEY, value text))",
+                    columns.len(),
+                    columns
+                        .iter()
+                        .find(|(n, _, _)| *n == pk)
+                        .map_or_else(|| "id text".to_string(), |(n, t, _)| format!("{n} {t}"))
                 ),
             ));
         }
