@@ -3,6 +3,7 @@
 
 mod commands;
 mod demo;
+mod logging;
 mod words;
 
 use std::io::Write;
@@ -24,6 +25,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init();
     let mut out = std::io::stdout().lock();
     let code = match commands::run(&cli.config, cli.command, &mut out) {
         Ok(code) => code,

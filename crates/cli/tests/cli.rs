@@ -43,13 +43,33 @@ fn newcomer_session() {
             "CREATE KEYSPACE test WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
         ],
     );
-    ok(
+    // system_info_encryption is off in the embedded default: creating an encrypted table
+    // says, on stderr, that its rows stay in plaintext in the commit log until flushed.
+    let o = run(
         &config,
         &[
             "cql",
             "CREATE TABLE test.encryption_test (id text PRIMARY KEY, value text) WITH COMPRESSION = {'class': 'Encryptor', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 128}",
         ],
     );
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("crypta: warning: test.encryption_test is encrypted, but system_info_encryption is disabled")
+            && err.contains("commit log"),
+        "{err}"
+    );
+    // The engine's log lines reach the user: an unknown key in crypta.yaml is named.
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{yaml}commitlog_sync_perod_in_ms: 5\n")).unwrap();
+    let o = run(&config, &["get", "test.encryption_test", "nothing"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("crypta.yaml: unknown key 'commitlog_sync_perod_in_ms' ignored"),
+        "{err}"
+    );
+    std::fs::write(&config, yaml).unwrap();
     let o = run(
         &config,
         &[

@@ -770,6 +770,21 @@ impl Inner {
                 }
                 manifest::store(&self.data_dir, &next)?;
                 *state = next;
+                if !self.config.system_info_encryption.enabled {
+                    for (def, (options, _)) in &runtime {
+                        if options.encryption.is_some() && !def.keyspace.eq("system") {
+                            log::warn!(
+                                "{}.{} is encrypted, but system_info_encryption is disabled: its \
+                                 rows stay in plaintext in the commit log ({}) until flushed, and \
+                                 in hints; enable system_info_encryption in crypta.yaml to \
+                                 encrypt them",
+                                def.keyspace,
+                                def.name,
+                                self.config.commitlog_directory.display()
+                            );
+                        }
+                    }
+                }
                 let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
                 for (def, codec) in runtime {
                     match tables.get(&def.id) {
