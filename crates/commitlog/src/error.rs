@@ -147,6 +147,28 @@ impl CommitLogError {
         }
     }
 
+    /// A copy of this error for a second caller: the same OS error for `Io` (its code, or
+    /// kind and text), `Poisoned` naming it for every other variant.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            CommitLogError::Io {
+                file,
+                operation,
+                source,
+            } => CommitLogError::Io {
+                file: file.clone(),
+                operation,
+                source: match source.raw_os_error() {
+                    Some(code) => std::io::Error::from_raw_os_error(code),
+                    None => std::io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+            other => CommitLogError::Poisoned {
+                cause: other.to_string(),
+            },
+        }
+    }
+
     pub(crate) fn corrupt(
         file: impl Into<PathBuf>,
         offset: u64,

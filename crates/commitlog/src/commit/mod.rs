@@ -1,21 +1,27 @@
-//! The commit log: appends framed records to the active segment's buffer, cuts them into
-//! chunks on sync or when a chunk fills, and makes them durable as the sync mode says.
+//! The commit log: appends frame records into the queue of pending runs (the current chunk
+//! and those behind it); a writer thread encodes, writes and fsyncs them in order.
 //!
-//! Two locks: `state` (short: appends copy their record into the pending runs) and `io` (the
-//! active segment file; held while chunks are encoded, written and fsynced). A writer that
-//! must wait for durability takes `io` itself and syncs everything pending: writers that
-//! queued behind it find their records already covered when they get the lock, so one
-//! fsync serves them all (group commit). Any I/O failure poisons the log.
+//! Pipeline. An append takes the short `state` lock, waits while the queue holds
+//! [`QUEUE_CHUNKS`] chunks or more (backpressure: memory stays bounded), copies its framed
+//! record in and returns (periodic), or asks for durability and sleeps until the writer's
+//! fsync covers its record (batch and group: the ack comes only after the fsync, which comes
+//! after the record's chunk is encoded and written). The writer thread (`pipeline`) takes
+//! whole chunks (or everything, when someone waits for a sync or the period is due), encodes
+//! them holding only the `io` lock, writes them in one call per run, fsyncs if asked, and
+//! publishes the new durable position: appends that arrived during an fsync share the next
+//! one (group commit). Any write or fsync failure poisons the log: the first caller to see it
+//! gets the error itself (naming the segment), every later append, sync and close fails with
+//! `Poisoned`. `close` (or drop) stops the thread, then writes, seals and syncs the rest.
 
+mod pipeline;
 mod recover;
 mod segments;
 mod state;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crypta_keys::{KeyProvider, Timestamp};
 
@@ -37,14 +43,16 @@ pub struct Position {
     pub offset: u64,
 }
 
-/// Pending bytes beyond which a periodic-mode append waits for the I/O lock to write some.
-const BACKPRESSURE: usize = 16 << 20;
+/// Chunks the queue may hold before appends wait for the writer thread (16 chunks: 1 MiB
+/// with the default 64 KiB chunks). The writer takes them all at once, so this is also the
+/// most chunks it encrypts side by side.
+pub(crate) const QUEUE_CHUNKS: usize = 16;
 
 /// An open commit log.
 #[derive(Debug)]
 pub struct CommitLog {
     shared: Arc<Shared>,
-    syncer: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -54,8 +62,13 @@ struct Shared {
     storage: Arc<dyn LogStorage>,
     codec: Arc<LogCodec>,
     max_record: usize,
+    /// Queued bytes at which appends wait.
+    queue_bound: usize,
     state: Mutex<State>,
-    cond: Condvar,
+    /// The writer thread sleeps here for work.
+    work: Condvar,
+    /// Appends and syncs sleep here for durability or queue space.
+    done: Condvar,
     io: Mutex<Io>,
 }
 
@@ -106,8 +119,10 @@ impl CommitLog {
             sync: config.sync,
             storage: config.storage.clone(),
             max_record: config.max_record_len(),
+            queue_bound: codec.chunk_length().saturating_mul(QUEUE_CHUNKS),
             state: Mutex::new(State::new(first, config.segment_size)),
-            cond: Condvar::new(),
+            work: Condvar::new(),
+            done: Condvar::new(),
             io: Mutex::new(Io {
                 active: Some(Active {
                     id: first,
@@ -118,27 +133,24 @@ impl CommitLog {
             }),
             codec,
         });
-        let syncer = match config.sync {
-            SyncMode::Periodic(period) => {
-                let s = shared.clone();
-                Some(
-                    std::thread::Builder::new()
-                        .name("crypta-commitlog-sync".into())
-                        .spawn(move || s.run_syncer(period))
-                        .map_err(CommitLogError::io(
-                            &shared.dir,
-                            "starting the sync thread for",
-                        ))?,
-                )
-            }
-            SyncMode::Batch | SyncMode::Group(_) => None,
-        };
-        Ok(CommitLog { shared, syncer })
+        let s = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("crypta-commitlog-writer".into())
+            .spawn(move || s.run_writer())
+            .map_err(CommitLogError::io(
+                &shared.dir,
+                "starting the writer thread for",
+            ))?;
+        Ok(CommitLog {
+            shared,
+            writer: Some(writer),
+        })
     }
 
-    /// Appends `record`. In periodic mode it returns at once; in batch and group mode only
-    /// once the record is durable. Fails if the log is poisoned or closed, or the record is
-    /// larger than half a segment.
+    /// Appends `record`. In periodic mode it returns once the record is queued (waiting
+    /// first if the queue is full); in batch and group mode only once the fsync covering it
+    /// is done. Fails if the log is poisoned or closed, or the record is larger than half a
+    /// segment.
     pub fn append(&self, record: &[u8]) -> Result<Position, CommitLogError> {
         let sh = &self.shared;
         if record.len() > sh.max_record {
@@ -148,16 +160,29 @@ impl CommitLog {
             });
         }
         let header = record_header(record);
-        let (pos, end, pending) = {
+        let (pos, end) = {
             let mut st = lock(&sh.state);
             st.check()?;
+            if st.pending >= sh.queue_bound {
+                st.waiters += 1;
+                while st.pending >= sh.queue_bound && st.poisoned.is_none() && !st.writer_gone {
+                    sh.wake_writer(&mut st);
+                    st = sh.done.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+                st.waiters -= 1;
+                st.check()?;
+                if st.writer_gone {
+                    return Err(CommitLogError::Closed);
+                }
+            }
             let (pos, end) = st.append(&header, record);
-            (pos, end, st.pending)
+            if st.pending >= sh.codec.chunk_length() {
+                sh.wake_writer(&mut st);
+            }
+            (pos, end)
         };
         if sh.sync.acknowledges_after_sync() {
             sh.wait_durable(end)?;
-        } else if pending >= sh.codec.chunk_length() {
-            sh.write_behind(pending >= BACKPRESSURE)?;
         }
         Ok(pos)
     }
@@ -165,7 +190,7 @@ impl CommitLog {
     /// Makes every record appended so far durable (whatever the sync mode).
     pub fn sync(&self) -> Result<(), CommitLogError> {
         let end = {
-            let st = lock(&self.shared.state);
+            let mut st = lock(&self.shared.state);
             st.check()?;
             st.lsn
         };
@@ -215,8 +240,8 @@ impl CommitLog {
         &self.shared.dir
     }
 
-    /// Syncs what is pending, seals the active segment and stops the sync thread. A log that
-    /// is dropped without `close` does the same and logs any error.
+    /// Stops the writer thread, then writes what is pending, seals the active segment and
+    /// syncs it. A log that is dropped without `close` does the same and logs any error.
     pub fn close(mut self) -> Result<(), CommitLogError> {
         self.shutdown()
     }
@@ -228,21 +253,18 @@ impl CommitLog {
                 return Ok(());
             }
             st.closed = true;
-            self.shared.cond.notify_all();
+            st.writer_idle = false;
+            self.shared.work.notify_all();
         }
-        if let Some(h) = self.syncer.take()
+        if let Some(h) = self.writer.take()
             && h.join().is_err()
         {
-            log::error!("the commit log sync thread panicked");
+            log::error!("the commit log writer thread panicked");
         }
         let mut io = lock(&self.shared.io);
         {
             let mut st = lock(&self.shared.state);
-            if let Some(cause) = &st.poisoned {
-                return Err(CommitLogError::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
+            st.failed()?;
             st.seal_segment();
         }
         self.shared.flush(&mut io, true)
@@ -261,82 +283,88 @@ impl Drop for CommitLog {
 }
 
 impl Shared {
-    /// Waits until everything up to `end` is durable, syncing itself when no one else is.
+    /// Waits until everything up to `end` is durable: asks the writer thread for it and
+    /// sleeps until its fsync covers `end` or the log is poisoned.
     fn wait_durable(&self, end: u64) -> Result<(), CommitLogError> {
-        let covered = |st: &State| -> Result<bool, CommitLogError> {
+        let mut st = lock(&self.state);
+        if st.durable >= end {
+            return Ok(());
+        }
+        st.failed()?;
+        if st.sync_wanted < end {
+            st.sync_wanted = end;
+            self.wake_writer(&mut st);
+        }
+        st.waiters += 1;
+        let result = loop {
             if st.durable >= end {
-                return Ok(true);
+                break Ok(());
             }
-            if let Some(cause) = &st.poisoned {
-                return Err(CommitLogError::Poisoned {
-                    cause: cause.clone(),
-                });
+            if let Err(e) = st.failed() {
+                break Err(e);
             }
-            Ok(false)
+            if st.writer_gone {
+                break Err(CommitLogError::Closed);
+            }
+            st = self.done.wait(st).unwrap_or_else(PoisonError::into_inner);
         };
-        loop {
-            if covered(&lock(&self.state))? {
-                return Ok(());
-            }
-            let mut io = lock(&self.io);
-            if covered(&lock(&self.state))? {
-                return Ok(());
-            }
-            if let SyncMode::Group(window) = self.sync
-                && !window.is_zero()
-            {
-                std::thread::sleep(window);
-            }
-            self.flush(&mut io, true)?;
+        st.waiters -= 1;
+        result
+    }
+
+    /// Wakes the writer thread if it sleeps.
+    fn wake_writer(&self, st: &mut State) {
+        if st.writer_idle {
+            st.writer_idle = false;
+            self.work.notify_one();
         }
     }
 
-    /// Writes the whole chunks pending (periodic mode, when a chunk has filled). Skips if
-    /// another thread is doing I/O, unless `must` (too much is pending).
-    fn write_behind(&self, must: bool) -> Result<(), CommitLogError> {
-        let mut io = match self.io.try_lock() {
-            Ok(io) => io,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) if must => lock(&self.io),
-            Err(TryLockError::WouldBlock) => return Ok(()),
-        };
-        self.flush(&mut io, false)
-    }
-
     /// Takes pending runs (all if `sync`, else whole chunks), writes them and, if `sync`,
-    /// fsyncs. The caller holds `io`.
+    /// fsyncs, on the caller's thread (used by close, once the writer thread has stopped).
     fn flush(&self, io: &mut Io, sync: bool) -> Result<(), CommitLogError> {
         let (runs, upto) = {
             let mut st = lock(&self.state);
-            if let Some(cause) = &st.poisoned {
-                return Err(CommitLogError::Poisoned {
-                    cause: cause.clone(),
-                });
-            }
+            st.failed()?;
             if sync && st.durable == st.lsn && st.is_idle() {
                 return Ok(());
             }
             st.take(sync, self.codec.chunk_length())
         };
-        let mut spare = Vec::new();
-        let result = self.write_runs(io, runs, sync, &mut spare);
+        self.write_and_publish(io, runs, upto, sync)
+    }
+
+    /// Writes `runs` (and fsyncs if `sync`), then publishes the outcome: `durable` moves to
+    /// `upto` after an fsync, or the log is poisoned. Wakes whoever waits.
+    fn write_and_publish(
+        &self,
+        io: &mut Io,
+        runs: Vec<Run>,
+        upto: u64,
+        sync: bool,
+    ) -> Result<(), CommitLogError> {
+        let mut emptied = Vec::with_capacity(runs.len());
+        let result = self.write_runs(io, runs, sync, &mut emptied);
         let mut st = lock(&self.state);
-        st.recycle(spare);
-        match result {
+        st.recycle(emptied);
+        let out = match result {
             Ok(()) => {
                 if sync {
                     st.durable = st.durable.max(upto);
                 }
-                self.cond.notify_all();
                 Ok(())
             }
             Err(e) => {
                 log::error!("commit log in {} is poisoned: {e}", self.dir.display());
-                st.poisoned.get_or_insert_with(|| e.to_string());
-                self.cond.notify_all();
-                Err(e)
+                let echo = e.duplicate();
+                st.poison(e);
+                Err(echo)
             }
+        };
+        if st.waiters > 0 {
+            self.done.notify_all();
         }
+        out
     }
 
     fn write_runs(
@@ -344,7 +372,7 @@ impl Shared {
         io: &mut Io,
         runs: Vec<Run>,
         sync: bool,
-        spare: &mut Vec<u8>,
+        emptied: &mut Vec<Vec<u8>>,
     ) -> Result<(), CommitLogError> {
         for run in runs {
             let active = match &mut io.active {
@@ -384,32 +412,12 @@ impl Shared {
                 })?;
                 io.sealed.insert(done.id, path);
             }
-            *spare = run.bytes;
+            emptied.push(run.bytes);
         }
         if sync && let Some(a) = &mut io.active {
             a.writer.sync()?;
         }
         Ok(())
-    }
-
-    fn run_syncer(&self, period: Duration) {
-        loop {
-            {
-                let st = lock(&self.state);
-                let (st, _) = self
-                    .cond
-                    .wait_timeout_while(st, period, |s| !s.closed)
-                    .unwrap_or_else(PoisonError::into_inner);
-                if st.closed || st.poisoned.is_some() {
-                    return;
-                }
-            }
-            let mut io = lock(&self.io);
-            if let Err(e) = self.flush(&mut io, true) {
-                log::error!("periodic commit log sync failed: {e}");
-                return;
-            }
-        }
     }
 }
 

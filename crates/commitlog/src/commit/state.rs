@@ -1,10 +1,14 @@
-//! What appends share under one short lock: the records not yet handed to I/O, grouped by
-//! the segment they belong to, and how far the log is durable.
+//! What appends and the writer thread share under one short lock: the records not yet handed
+//! to I/O (the queue), grouped by the segment they belong to, how far the log is durable, and
+//! what the writer has been asked to do.
 
 use std::collections::VecDeque;
 use std::fmt;
 
 use crate::{CommitLogError, Position};
+
+/// Emptied run buffers kept for reuse.
+const MAX_SPARE: usize = 4;
 
 /// Records of one segment waiting for I/O.
 #[derive(Default)]
@@ -44,9 +48,20 @@ pub(super) struct State {
     segment_size: u64,
     /// The first failure, once the log is poisoned.
     pub poisoned: Option<String>,
+    /// The first failure itself, until one caller has been handed it (later callers get
+    /// `Poisoned` naming it).
+    pub failure: Option<CommitLogError>,
     pub closed: bool,
-    /// An emptied buffer kept for the next run.
-    spare: Vec<u8>,
+    /// Someone waits for everything up to this lsn to be durable.
+    pub sync_wanted: u64,
+    /// The writer thread sleeps on the `work` condvar and must be woken.
+    pub writer_idle: bool,
+    /// The writer thread has ended.
+    pub writer_gone: bool,
+    /// Threads sleeping on the `done` condvar (durability or queue space).
+    pub waiters: usize,
+    /// Emptied buffers kept for the next runs.
+    spare: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for State {
@@ -61,6 +76,7 @@ impl fmt::Debug for State {
             .field("seg_len", &self.seg_len)
             .field("poisoned", &self.poisoned)
             .field("closed", &self.closed)
+            .field("sync_wanted", &self.sync_wanted)
             .finish_non_exhaustive()
     }
 }
@@ -77,22 +93,43 @@ impl State {
             seg_records: 0,
             segment_size,
             poisoned: None,
+            failure: None,
             closed: false,
+            sync_wanted: 0,
+            writer_idle: false,
+            writer_gone: false,
+            waiters: 0,
             spare: Vec::new(),
         }
     }
 
     /// Fails if the log no longer takes appends.
-    pub fn check(&self) -> Result<(), CommitLogError> {
-        if let Some(cause) = &self.poisoned {
-            return Err(CommitLogError::Poisoned {
-                cause: cause.clone(),
-            });
-        }
+    pub fn check(&mut self) -> Result<(), CommitLogError> {
+        self.failed()?;
         if self.closed {
             return Err(CommitLogError::Closed);
         }
         Ok(())
+    }
+
+    /// The failure, if the log is poisoned: the original error for the first caller to see
+    /// it, `Poisoned` naming it for everyone after.
+    pub fn failed(&mut self) -> Result<(), CommitLogError> {
+        match (&self.poisoned, self.failure.take()) {
+            (_, Some(e)) => Err(e),
+            (Some(cause), None) => Err(CommitLogError::Poisoned {
+                cause: cause.clone(),
+            }),
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// Records `e` as the failure that poisons the log (the first one wins).
+    pub fn poison(&mut self, e: CommitLogError) {
+        if self.poisoned.is_none() {
+            self.poisoned = Some(e.to_string());
+            self.failure = Some(e);
+        }
     }
 
     /// Whether nothing waits for I/O.
@@ -119,7 +156,7 @@ impl State {
         let segment = self.segment;
         let open = matches!(self.runs.back(), Some(r) if r.segment == segment && r.seal.is_none());
         if !open {
-            let bytes = std::mem::take(&mut self.spare);
+            let bytes = self.spare.pop().unwrap_or_default();
             self.runs.push_back(Run {
                 segment,
                 bytes,
@@ -176,7 +213,12 @@ impl State {
                     out.push(r);
                 }
             } else if whole > 0 {
-                let rest = last.bytes.split_off(whole);
+                // The partial chunk moves to a spare buffer (less than a chunk to copy) and
+                // the full buffer goes to I/O, so that appends rarely grow a buffer.
+                let mut rest = self.spare.pop().unwrap_or_default();
+                rest.clear();
+                rest.extend_from_slice(last.bytes.get(whole..).unwrap_or_default());
+                last.bytes.truncate(whole);
                 let head = std::mem::replace(&mut last.bytes, rest);
                 self.pending -= head.len();
                 out.push(Run {
@@ -189,11 +231,13 @@ impl State {
         (out, self.lsn)
     }
 
-    /// Keeps an emptied run buffer for reuse.
-    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
-        if bytes.capacity() > self.spare.capacity() && bytes.capacity() <= 4 << 20 {
-            bytes.clear();
-            self.spare = bytes;
+    /// Keeps emptied run buffers for reuse (a few, of at most 4 MiB each).
+    pub fn recycle(&mut self, buffers: impl IntoIterator<Item = Vec<u8>>) {
+        for mut bytes in buffers {
+            if self.spare.len() < MAX_SPARE && bytes.capacity() <= 4 << 20 {
+                bytes.clear();
+                self.spare.push(bytes);
+            }
         }
     }
 }
