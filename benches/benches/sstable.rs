@@ -123,8 +123,9 @@ fn lookup_keys(data: &[(Vec<u8>, Entry)]) -> Vec<Vec<u8>> {
 
 /// The median of `runs` timings of `f`, in CPU time of this thread
 /// (`CLOCK_THREAD_CPUTIME_ID`): the machine is shared, and wall-clock figures swing with the
-/// load while CPU time does not. A write's fsync wait is not CPU time, so write figures are
-/// the writer's own work.
+/// load while CPU time does not. For lookups and scans, which run on the calling thread only;
+/// writes are timed in wall-clock time ([`wall_median`]), since the writer encodes on a second
+/// thread whose work this thread's CPU time would not count.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut t: Vec<Duration> = (0..runs)
         .map(|_| {
@@ -137,7 +138,9 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     t[runs / 2]
 }
 
-/// The same in wall-clock time (for the pread comparison, whose cost is partly in the kernel).
+/// The same in wall-clock time: for writes (whose encoding runs on the writer's encoder
+/// thread, and whose fsync is part of a write) and for the pread comparison (whose cost is
+/// partly in the kernel).
 fn wall_median(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut t: Vec<Duration> = (0..runs)
         .map(|_| {
@@ -175,7 +178,7 @@ fn measure_once(
 ) {
     let path = dir.join(format!("{name}.db"));
     let mut data_len = 0;
-    let w = median(1, || data_len = write(&path, opts, keys.clone(), data));
+    let w = wall_median(1, || data_len = write(&path, opts, keys.clone(), data));
     let mb = data_len as f64 / 1e6;
     let probes = lookup_keys(data);
     let cold = Sstable::open(&path, keys.clone(), None).unwrap();
@@ -228,6 +231,7 @@ fn pread_cost(path: &Path, keys: Arc<dyn KeyProvider>) -> Duration {
 /// Rounds of every codec in turn, so that a busy machine slows all of them alike; medians.
 fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
     const ROUNDS: usize = 7;
+    let load_before = load_average();
     let codecs = codecs();
     let mut all: Vec<Figures> = codecs.iter().map(|_| Figures::default()).collect();
     for _ in 0..ROUNDS {
@@ -245,7 +249,11 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
     };
     let base = m(&all[0]);
     println!(
-        "\n== SSTable summary: {ENTRIES} entries, 64 KiB chunks, {LOOKUPS} random lookups, median of {ROUNDS} interleaved rounds, thread CPU time"
+        "\n== SSTable summary: {ENTRIES} entries, 64 KiB chunks, {LOOKUPS} random lookups, median of {ROUNDS} interleaved rounds; writes in wall-clock time (create to finish, fsync included), lookups and scans in thread CPU time"
+    );
+    println!(
+        "load average (1, 5, 15 min) before: {load_before}; after: {}",
+        load_average()
     );
     println!(
         "{:<20} {:>10} {:>7} {:>12} {:>7} {:>12} {:>7} {:>10} {:>7}",
@@ -283,8 +291,25 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
     );
 }
 
+/// `/proc/loadavg`'s first three fields, for the record of how busy the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
+    // Tables on tmpfs where there is one: an fsync to disk takes tens of milliseconds here, a
+    // fixed cost per table that would dilute the codecs' differences in wall-clock writes.
+    // `CRYPTA_BENCH_DIR` picks another place.
+    let base = std::env::var_os("CRYPTA_BENCH_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
+    let dir = match base {
+        Some(b) => tempfile::tempdir_in(b).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
+    println!("tables in {}", dir.path().display());
     let keys: Arc<dyn KeyProvider> =
         Arc::new(LocalKeyProvider::open(dir.path().join("keys")).unwrap());
     let data = dataset();

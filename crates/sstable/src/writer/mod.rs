@@ -1,11 +1,14 @@
 //! The writer: entries in key order in, one complete file out, or nothing.
 //!
-//! Entries are streamed into the data section chunk by chunk; index entries are framed into an
+//! Entries are streamed into the data section chunk by chunk, each full chunk encoded
+//! (compressed, encrypted, framed, checksummed) and written by an encoder thread while the
+//! caller fills the next one (`pipeline.rs`); index entries are framed into an
 //! anonymous spool file as they are sampled and copied after the data at `finish`; the bloom
 //! filter is the only structure that grows with the table (`bits_per_key` bits per expected
 //! entry). Everything is written to `<name>.tmp`, synced, renamed to `<name>` and the directory
 //! synced: a crash leaves at most a `.tmp` file, never a table that looks whole.
 
+mod pipeline;
 mod section;
 
 use std::fs::{File, OpenOptions};
@@ -16,7 +19,8 @@ use std::sync::Arc;
 use crypta_compression::{ChunkEncoder, CompressionOptions};
 use crypta_keys::{KeyId, KeyProvider};
 
-use section::{Codec, Fail, SectionWriter};
+use pipeline::DataPipeline;
+use section::{Codec, Fail, Finished, SectionWriter};
 
 use crate::entry::{ENTRY_HEADER_LEN, EntryHeader};
 use crate::filter::{Bloom, DEFAULT_BITS_PER_KEY};
@@ -62,13 +66,15 @@ pub struct SstableInfo {
 pub struct SstableWriter {
     path: PathBuf,
     tmp_path: PathBuf,
+    /// The file, once the data section is written (the encoder thread has it until then).
     file: Option<BufWriter<File>>,
     spool: BufWriter<File>,
-    codec: Codec,
+    codec: Arc<Codec>,
     options: CompressionOptions,
     key_ids: Vec<KeyId>,
     opts: WriterOptions,
-    data: SectionWriter,
+    /// The data section, until `finish`.
+    data: Option<DataPipeline>,
     index: SectionWriter,
     bloom: Bloom,
     entries: u64,
@@ -124,16 +130,21 @@ impl SstableWriter {
         file.write_all(&format::encode_header())
             .map_err(|e| io("writing", e))?;
         let chunk_length = options.chunk_length();
+        let key_ids = key.iter().map(|k| k.id().clone()).collect();
+        let codec = Arc::new(Codec {
+            encoder: ChunkEncoder::new(options),
+            key,
+        });
+        let file = BufWriter::with_capacity(256 * 1024, file);
+        let data = DataPipeline::start(chunk_length, codec.clone(), file)
+            .map_err(|e| io("starting the encoder thread for", e))?;
         Ok(SstableWriter {
-            key_ids: key.iter().map(|k| k.id().clone()).collect(),
-            codec: Codec {
-                encoder: ChunkEncoder::new(options),
-                key,
-            },
+            key_ids,
+            codec,
             options: options.clone(),
-            file: Some(BufWriter::with_capacity(256 * 1024, file)),
+            file: None,
             spool: BufWriter::with_capacity(64 * 1024, spool),
-            data: SectionWriter::new(chunk_length, true),
+            data: Some(data),
             index: SectionWriter::new(chunk_length, false),
             bloom: Bloom::with_capacity(opts.expected_entries, opts.bits_per_key),
             opts: WriterOptions {
@@ -167,8 +178,10 @@ impl SstableWriter {
     }
 
     /// Encoded bytes of data written so far.
+    /// Encoded bytes of data written so far (the encoder thread may still hold the last few
+    /// chunks added).
     pub fn data_bytes(&self) -> u64 {
-        self.data.bytes()
+        self.data.as_ref().map_or(0, DataPipeline::bytes)
     }
 
     fn fail(&mut self, f: Fail) -> SstableError {
@@ -225,18 +238,19 @@ impl SstableWriter {
                 duplicate: key == self.last_key.as_slice(),
             });
         }
-        let pos = self.data.position();
-        let chunk = |p: u64| p / self.data_chunk_length();
+        let chunk_length = self.data_chunk_length();
+        let Some(data) = self.data.as_mut() else {
+            return Err(SstableError::Poisoned {
+                file: self.tmp_path.clone(),
+            });
+        };
+        let pos = data.position();
+        let chunk = |p: u64| p / chunk_length;
         let sample = match self.last_indexed {
             None => true,
             Some(last) => {
                 chunk(last) != chunk(pos) || pos - last >= self.opts.index_interval as u64
             }
-        };
-        let Some(file) = self.file.as_mut() else {
-            return Err(SstableError::Poisoned {
-                file: self.tmp_path.clone(),
-            });
         };
         let mut r = Ok(());
         if sample {
@@ -251,12 +265,9 @@ impl SstableWriter {
         }
         let header: [u8; ENTRY_HEADER_LEN] = EntryHeader::encode(key_len, value_len, timestamp);
         let r = r
-            .and_then(|()| self.data.write(&header, &self.codec, file))
-            .and_then(|()| self.data.write(key, &self.codec, file))
-            .and_then(|()| {
-                self.data
-                    .write(value.unwrap_or_default(), &self.codec, file)
-            });
+            .and_then(|()| data.write(&header))
+            .and_then(|()| data.write(key))
+            .and_then(|()| data.write(value.unwrap_or_default()));
         if let Err(f) = r {
             return Err(self.fail(f));
         }
@@ -320,13 +331,15 @@ impl SstableWriter {
 
     fn write_rest(&mut self) -> Result<Metadata, Fail> {
         let chunk_length = self.options.chunk_length();
-        let Some(mut file) = self.file.take() else {
+        let Some(data) = self.data.take() else {
             return Err(Fail::Io(
                 "writing",
                 std::io::Error::other("writer already closed"),
             ));
         };
-        let r = self.write_sections(&mut file, chunk_length);
+        // Wait for the encoder thread to write the data section and give the file back.
+        let (mut file, data) = data.finish()?;
+        let r = self.write_sections(&mut file, data, chunk_length);
         self.file = Some(file);
         r
     }
@@ -334,11 +347,10 @@ impl SstableWriter {
     fn write_sections(
         &mut self,
         file: &mut BufWriter<File>,
+        data: Finished,
         chunk_length: usize,
     ) -> Result<Metadata, Fail> {
-        let codec = &self.codec;
-        let data = std::mem::replace(&mut self.data, SectionWriter::new(chunk_length, false))
-            .finish(codec, file)?;
+        let codec = &*self.codec;
         let data_section = Section {
             offset: HEADER_LEN,
             len: data.len,
@@ -466,6 +478,8 @@ impl SstableWriter {
 
 impl Drop for SstableWriter {
     fn drop(&mut self) {
+        // Stops and joins the encoder thread (if still running) before the file goes.
+        drop(self.data.take());
         if !self.renamed {
             // Not finished, or failed: the temporary file is garbage. Best effort.
             let _ = std::fs::remove_file(&self.tmp_path);

@@ -49,11 +49,6 @@ impl SectionWriter {
         }
     }
 
-    /// The plaintext position the next byte written will have.
-    pub(crate) fn position(&self) -> u64 {
-        self.framed + self.pending.len() as u64
-    }
-
     /// Encoded bytes written so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
