@@ -23,7 +23,7 @@ thread_local! {
 /// Prepared keys by (key id, transformation), each remembered with the `Arc<Key>` it was made
 /// from so that a key the provider hands out anew (reloaded, destroyed) is never served stale.
 #[derive(Default)]
-struct KeyCache {
+pub(crate) struct KeyCache {
     map: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
@@ -31,7 +31,7 @@ type CacheKey = (KeyId, Transformation);
 type CacheEntry = (Arc<Key>, Arc<PreparedKey>);
 
 impl KeyCache {
-    fn prepared(
+    pub(crate) fn prepared(
         &self,
         t: Transformation,
         key: &Arc<Key>,
@@ -184,8 +184,8 @@ impl ChunkEncoder {
 /// Turns frames back into plaintext, checking the CRC before anything else, then the key,
 /// the cipher (padding or GCM tag) and the decompressed length.
 pub struct ChunkDecoder {
-    max_plaintext: usize,
-    cache: KeyCache,
+    pub(crate) max_plaintext: usize,
+    pub(crate) cache: KeyCache,
 }
 
 impl fmt::Debug for ChunkDecoder {

@@ -15,6 +15,11 @@
 //!   never allocating more than the chunk length allows. The frame is specified byte by byte
 //!   in `docs/format/chunk.md`.
 //!
+//! - [`ChunkDecoder::check_frame`] checks a frame as `decode` does and returns a
+//!   [`CheckedFrame`] whose reads decrypt only the cipher blocks covering the bytes asked
+//!   for (uncompressed ECB and CBC; compressed and GCM frames are decoded whole): what a
+//!   point lookup reads of a 64 KiB chunk is a few hundred bytes.
+//!
 //! - [`hazmat::ChunkCipher`] is the cipher alone with a caller-chosen IV, for cross-checks and
 //!   benchmarks.
 //!
@@ -33,6 +38,7 @@ mod error;
 mod frame;
 pub mod hazmat;
 mod options;
+mod range;
 mod transformation;
 
 pub use codec::{ChunkDecoder, ChunkEncoder, frame_key_id};
@@ -43,4 +49,5 @@ pub use options::{
     CodecClass, CompressionOptions, Compressor, DEFAULT_CHUNK_LENGTH_KB, EncryptionOptions,
     KeyProviderChoice,
 };
+pub use range::CheckedFrame;
 pub use transformation::{Mode, Padding, Transformation, VALID_TRANSFORMATIONS};

@@ -155,8 +155,9 @@ impl BlockKey {
         with_block_key!(self, c => encrypt_unpadded(c, mode, iv, input, output))
     }
 
-    /// Decrypts whole blocks, without padding.
-    #[cfg(test)]
+    /// Decrypts whole blocks, without padding (the published vectors' form, and the covering
+    /// blocks of a range read, `range.rs`). For CBC, `iv` is the ciphertext block before the
+    /// first one given (the IV for block 0).
     pub(crate) fn decrypt_unpadded(
         &self,
         mode: Mode,
@@ -280,7 +281,6 @@ fn encrypt_unpadded<C: BlockCipherEncrypt>(
     }
 }
 
-#[cfg(test)]
 fn decrypt_unpadded<C: BlockCipherDecrypt>(
     c: &C,
     mode: Mode,
@@ -378,7 +378,7 @@ fn decrypt_padded<C: BlockCipherDecrypt>(
 /// The PKCS#5 pad length of a decrypted last block, or `None` if the padding is invalid.
 /// Looks at every byte of the block whatever the pad length, so that its timing does not
 /// depend on where the padding goes wrong.
-fn pkcs5_pad_len(last: &[u8]) -> Option<usize> {
+pub(crate) fn pkcs5_pad_len(last: &[u8]) -> Option<usize> {
     let bs = last.len();
     let pad = usize::from(*last.last()?);
     let mut bad = usize::from(pad == 0) | usize::from(pad > bs);

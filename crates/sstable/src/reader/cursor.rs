@@ -1,28 +1,62 @@
 //! A position in the entry stream, reading across chunk boundaries, loading each chunk once.
+//!
+//! Scans and lookups through a cache load whole chunks. A lookup without a cache, in a table
+//! whose codec allows it (plaintext, uncompressed ECB or CBC), checks each chunk it enters
+//! once (the CRC of the whole frame first, then key and padding) and then decrypts only
+//! windows of it: from the position to where the lookup's search ends (the next indexed
+//! entry), and further windows of at least [`MIN_WINDOW`] bytes if it reads on.
 #![deny(clippy::indexing_slicing)]
 
 use std::sync::Arc;
+
+use crypta_compression::CheckedFrame;
 
 use super::Inner;
 use crate::cache::Chunk;
 use crate::entry::{ENTRY_HEADER_LEN, EntryHeader};
 use crate::{Component, Entry, SstableError};
 
+/// Bytes a window decrypts at least (beyond the first, which reaches the read-ahead mark).
+const MIN_WINDOW: u64 = 512;
+
 pub(crate) struct Cursor {
     table: Arc<Inner>,
     pos: u64,
     chunk: Option<(u64, Chunk)>,
     fill_cache: bool,
+    /// Reading parts of chunks (see the module docs), and where the first window ends.
+    partial: bool,
+    read_ahead: u64,
+    window: Option<Window>,
+}
+
+/// A decoded part of a checked chunk.
+struct Window {
+    chunk: u64,
+    frame: CheckedFrame,
+    /// The frame's file range.
+    slot: (u64, u64),
+    /// The stream position of `buf`'s first byte.
+    start: u64,
+    buf: Vec<u8>,
 }
 
 impl Cursor {
     pub(crate) fn new(table: Arc<Inner>, pos: u64, fill_cache: bool) -> Self {
         Cursor {
+            partial: fill_cache && table.partial_reads(),
             table,
             pos,
             chunk: None,
             fill_cache,
+            read_ahead: 0,
+            window: None,
         }
+    }
+
+    /// For a lookup: it will read up to stream position `end` (a hint; reads may go on).
+    pub(crate) fn read_ahead_to(&mut self, end: u64) {
+        self.read_ahead = end;
     }
 
     pub(crate) fn table(&self) -> &Inner {
@@ -58,8 +92,12 @@ impl Cursor {
         self.corrupt("keys are not in increasing order")
     }
 
-    /// The rest of the current chunk from the position (loading the chunk if needed).
+    /// The rest of the current chunk from the position (loading the chunk if needed), or for
+    /// partial reads the rest of the current window.
     fn available(&mut self) -> Result<&[u8], SstableError> {
+        if self.partial {
+            return self.available_window();
+        }
         let chunk_length = self.table.manifest().chunk_length as u64;
         let i = self.pos / chunk_length;
         if self.chunk.as_ref().is_none_or(|(ci, _)| *ci != i) {
@@ -72,6 +110,52 @@ impl Cursor {
             Some((_, c)) => Ok(c.get(off..).unwrap_or_default()),
             None => Ok(&[]),
         }
+    }
+
+    /// The rest of the window holding the position, decoding a new one if needed: from the
+    /// position to the read-ahead mark, or at least [`MIN_WINDOW`] bytes, within the chunk.
+    fn available_window(&mut self) -> Result<&[u8], SstableError> {
+        let chunk_length = self.table.manifest().chunk_length as u64;
+        let i = self.pos / chunk_length;
+        let chunk_start = i * chunk_length;
+        if self.window.as_ref().is_none_or(|w| w.chunk != i) {
+            let buf = self.window.take().map(|w| w.buf).unwrap_or_default();
+            let (frame, at, end) = self.table.check_chunk(i)?;
+            self.window = Some(Window {
+                chunk: i,
+                frame,
+                slot: (at, end),
+                start: self.pos,
+                buf,
+            });
+            if let Some(w) = &mut self.window {
+                w.buf.clear();
+            }
+        }
+        let Some(w) = &mut self.window else {
+            return Ok(&[]);
+        };
+        let held = w.start..w.start + w.buf.len() as u64;
+        if !held.contains(&self.pos) {
+            let chunk_len = w.frame.plaintext_len() as u64;
+            let from = self.pos - chunk_start;
+            let to = self
+                .read_ahead
+                .max(self.pos.saturating_add(MIN_WINDOW))
+                .saturating_sub(chunk_start)
+                .min(chunk_len);
+            w.buf.clear();
+            w.start = self.pos;
+            let range = usize::try_from(from)
+                .ok()
+                .zip(usize::try_from(to.max(from)).ok())
+                .map(|(a, b)| a..b)
+                .unwrap_or_default();
+            self.table
+                .read_chunk_range(&w.frame, w.slot, range, &mut w.buf)?;
+        }
+        let off = usize::try_from(self.pos - w.start).unwrap_or(usize::MAX);
+        Ok(w.buf.get(off..).unwrap_or_default())
     }
 
     /// Fails unless `n` more bytes exist in the stream.

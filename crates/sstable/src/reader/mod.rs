@@ -11,7 +11,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crypta_compression::{ChunkDecoder, CompressionError, parse_header};
+use crypta_compression::{CheckedFrame, ChunkDecoder, CompressionError, parse_header};
 use crypta_keys::{KeyId, KeyProvider};
 
 pub use scan::Scan;
@@ -64,6 +64,9 @@ pub(crate) struct Inner {
     manifest: Manifest,
     /// Whether every frame must be encrypted (the options' class encrypts).
     encrypted: bool,
+    /// Whether the codec lets a lookup decrypt only the blocks it reads (plaintext, or
+    /// uncompressed ECB or CBC).
+    partial_reads: bool,
     metadata: Metadata,
     /// Absolute offset of each data frame, then the end of the data section.
     chunk_offsets: Vec<u64>,
@@ -183,10 +186,14 @@ impl Sstable {
         if key < min.as_slice() || key > max.as_slice() || !t.bloom.may_contain(key) {
             return Ok(None);
         }
-        let Some((_, index_key, pos)) = t.index.floor(key) else {
+        let Some((i, index_key, pos)) = t.index.floor(key) else {
             return Ok(None);
         };
         let mut cursor = Cursor::new(self.inner.clone(), pos, true);
+        // The entry, if present, lies before the next indexed one; read that one's header and
+        // key too (the loop below stops at it).
+        let next = t.index.get(i + 1).map_or(t.manifest.data_len, |(_, p)| p);
+        cursor.read_ahead_to(next.saturating_add(64));
         let mut k = Vec::new();
         let first = cursor.next_header()?;
         cursor.read_into(first.key_len as u64, &mut k)?;
@@ -273,24 +280,16 @@ impl Inner {
         }
     }
 
-    /// Decodes the frame of `component` at `at`, within `at..end` of the file (exactly
-    /// filling it if `exact`), appending its plaintext to `out`; returns the frame's length.
-    /// The frame must be encrypted exactly when the table is, with a key the manifest lists.
-    pub(crate) fn decode_frame(
-        &self,
-        component: Component,
-        at: u64,
-        end: u64,
-        exact: bool,
-        out: &mut Vec<u8>,
-    ) -> Result<u64, SstableError> {
+    /// The frame of `component` at `at` within `at..end` of the file, its header checked
+    /// against the table: encrypted exactly when the table is, with a key the manifest lists.
+    fn frame_at(&self, component: Component, at: u64, end: u64) -> Result<&[u8], SstableError> {
         let frame = usize::try_from(at)
             .ok()
             .zip(usize::try_from(end).ok())
             .and_then(|(a, e)| self.bytes.get(a..e))
             .ok_or_else(|| self.corrupt(component, at, "frame lies outside its section"))?;
-        let err = |source| self.chunk_error(component, at, source);
-        let h = parse_header(frame, self.manifest.chunk_length).map_err(err)?;
+        let h = parse_header(frame, self.manifest.chunk_length)
+            .map_err(|source| self.chunk_error(component, at, source))?;
         if h.transformation.is_some() != self.encrypted {
             return Err(self.corrupt(
                 component,
@@ -311,11 +310,17 @@ impl Inner {
                 format!("frame is encrypted with key {id}, which the manifest does not list"),
             ));
         }
-        let len = self
-            .decoder
-            .decode(frame, Some(&*self.keys), out)
-            .map_err(err)? as u64;
-        if exact && len != end - at {
+        Ok(frame)
+    }
+
+    fn check_frame_len(
+        &self,
+        component: Component,
+        at: u64,
+        end: u64,
+        len: u64,
+    ) -> Result<(), SstableError> {
+        if len != end - at {
             return Err(self.corrupt(
                 component,
                 at,
@@ -325,10 +330,37 @@ impl Inner {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Decodes the frame of `component` at `at`, within `at..end` of the file (exactly
+    /// filling it if `exact`), appending its plaintext to `out`; returns the frame's length.
+    /// The frame must be encrypted exactly when the table is, with a key the manifest lists.
+    pub(crate) fn decode_frame(
+        &self,
+        component: Component,
+        at: u64,
+        end: u64,
+        exact: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, SstableError> {
+        let frame = self.frame_at(component, at, end)?;
+        let len = self
+            .decoder
+            .decode(frame, Some(&*self.keys), out)
+            .map_err(|source| self.chunk_error(component, at, source))? as u64;
+        if exact {
+            self.check_frame_len(component, at, end, len)?;
+        }
         Ok(len)
     }
 
-    fn chunk_error(&self, component: Component, offset: u64, e: CompressionError) -> SstableError {
+    pub(crate) fn chunk_error(
+        &self,
+        component: Component,
+        offset: u64,
+        e: CompressionError,
+    ) -> SstableError {
         match e {
             CompressionError::Key { key_id, source } => SstableError::KeyUnavailable {
                 file: self.path.clone(),
@@ -362,38 +394,91 @@ impl Inner {
         if let Some(c) = self.cache.as_ref().and_then(|c| c.get(self.file_id, i)) {
             return Ok(c);
         }
-        let idx = usize::try_from(i).unwrap_or(usize::MAX);
-        let (Some(&at), Some(&end)) = (
-            self.chunk_offsets.get(idx),
-            self.chunk_offsets.get(idx.saturating_add(1)),
-        ) else {
-            return Err(self.corrupt(
-                Component::Data,
-                self.manifest.data.end(),
-                format!("chunk {i} is past the last chunk"),
-            ));
-        };
+        let (at, end) = self.chunk_slot(i)?;
         let mut buf = reuse
             .and_then(|r| Arc::try_unwrap(r).ok())
             .unwrap_or_else(|| Vec::with_capacity(self.manifest.chunk_length));
         buf.clear();
         self.decode_frame(Component::Data, at, end, true, &mut buf)?;
-        let chunk_length = self.manifest.chunk_length as u64;
-        let want = (self.manifest.data_len - i * chunk_length).min(chunk_length);
-        if buf.len() as u64 != want {
-            return Err(self.corrupt(
-                Component::Data,
-                at,
-                format!(
-                    "chunk {i} holds {} bytes of plaintext, expected {want}",
-                    buf.len()
-                ),
-            ));
-        }
+        self.check_chunk_len(i, at, buf.len())?;
         let chunk = Arc::new(buf);
         if fill && let Some(c) = &self.cache {
             c.insert(self.file_id, i, chunk.clone());
         }
         Ok(chunk)
+    }
+
+    /// The file range of data chunk `i`'s frame.
+    fn chunk_slot(&self, i: u64) -> Result<(u64, u64), SstableError> {
+        let idx = usize::try_from(i).unwrap_or(usize::MAX);
+        match (
+            self.chunk_offsets.get(idx),
+            self.chunk_offsets.get(idx.saturating_add(1)),
+        ) {
+            (Some(&at), Some(&end)) => Ok((at, end)),
+            _ => Err(self.corrupt(
+                Component::Data,
+                self.manifest.data.end(),
+                format!("chunk {i} is past the last chunk"),
+            )),
+        }
+    }
+
+    /// Fails unless data chunk `i` (whose frame is at `at`) holds `len` bytes of plaintext:
+    /// the chunk length, or what is left of the stream for the last chunk.
+    fn check_chunk_len(&self, i: u64, at: u64, len: usize) -> Result<(), SstableError> {
+        let chunk_length = self.manifest.chunk_length as u64;
+        let want = (self.manifest.data_len - i * chunk_length).min(chunk_length);
+        if len as u64 != want {
+            return Err(self.corrupt(
+                Component::Data,
+                at,
+                format!("chunk {i} holds {len} bytes of plaintext, expected {want}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether lookups without a cache read parts of chunks ([`Inner::check_chunk`]).
+    pub(crate) fn partial_reads(&self) -> bool {
+        self.partial_reads && self.cache.is_none()
+    }
+
+    /// Data chunk `i` checked for reads of parts of its plaintext, and its frame's file range:
+    /// everything [`Inner::chunk`] checks (its slot, the frame header against the table, the
+    /// CRC of the whole frame, the key, the padding, the lengths) before any byte is
+    /// decrypted, and then only the cipher blocks a read covers are decrypted
+    /// (`crypta_compression::CheckedFrame`). Safe because the CRC32 covers the whole frame
+    /// and is checked first, and because for uncompressed ECB and CBC each plaintext block
+    /// depends only on its ciphertext block (and, for CBC, the one before it).
+    pub(crate) fn check_chunk(&self, i: u64) -> Result<(CheckedFrame, u64, u64), SstableError> {
+        let (at, end) = self.chunk_slot(i)?;
+        let frame = self.frame_at(Component::Data, at, end)?;
+        let checked = self
+            .decoder
+            .check_frame(frame, Some(&*self.keys))
+            .map_err(|source| self.chunk_error(Component::Data, at, source))?;
+        self.check_frame_len(Component::Data, at, end, checked.frame_len() as u64)?;
+        self.check_chunk_len(i, at, checked.plaintext_len())?;
+        Ok((checked, at, end))
+    }
+
+    /// Appends plaintext bytes `range` of data chunk `frame` (checked at file offset `at`,
+    /// up to `end`) to `out`.
+    pub(crate) fn read_chunk_range(
+        &self,
+        frame: &CheckedFrame,
+        (at, end): (u64, u64),
+        range: std::ops::Range<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SstableError> {
+        let bytes = usize::try_from(at)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(a, e)| self.bytes.get(a..e))
+            .ok_or_else(|| self.corrupt(Component::Data, at, "frame lies outside its section"))?;
+        frame
+            .read(bytes, range, out)
+            .map_err(|source| self.chunk_error(Component::Data, at, source))
     }
 }

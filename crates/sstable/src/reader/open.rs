@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crypta_compression::{ChunkDecoder, CompressionOptions};
+use crypta_compression::{ChunkDecoder, CompressionOptions, Mode};
 use crypta_keys::KeyProvider;
 use crypta_keys::wire::Reader;
 
@@ -83,8 +83,16 @@ pub(super) fn open(
             options.chunk_length()
         )));
     }
+    // Lookups without a cache read only the cipher blocks they need where the codec allows
+    // it (no compression, no GCM: see `Inner::check_chunk`).
+    let partial_reads = options.class.compressor().is_none()
+        && options
+            .encryption
+            .as_ref()
+            .is_none_or(|e| e.transformation.mode != Mode::Gcm);
     let mut t = Inner {
         decoder: ChunkDecoder::new(manifest.chunk_length),
+        partial_reads,
         metadata: Metadata::new(&manifest, None, len, FORMAT_VERSION),
         chunk_offsets: Vec::new(),
         index: Index::default(),

@@ -1,0 +1,232 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly on errors"
+)]
+
+//! Point lookups without a cache read only parts of chunks where the codec allows it
+//! (plaintext, uncompressed ECB and CBC). They must find exactly what a scan and a lookup
+//! through the cache (whole chunks) find: every key of tables in every codec, keys at chunk
+//! and cipher block boundaries, entries spanning chunks, absent keys; and on corrupt frames
+//! they must fail, or answer, exactly as whole-chunk reads do.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use crypta_keys::KeyProvider;
+use crypta_sstable::{
+    ChunkCache, Component, Entry, Sstable, SstableError, SstableWriter, WriterOptions,
+};
+
+/// Entries whose lengths step by one byte (so that entry starts fall on every offset within
+/// a cipher block and near every chunk edge), a few larger than a 4 KiB chunk, tombstones.
+fn entries() -> Vec<(Vec<u8>, Entry)> {
+    (0..700u64)
+        .map(|i| {
+            let k = format!("k{i:05}{}", "x".repeat((i % 5) as usize)).into_bytes();
+            let e = match i {
+                _ if i % 11 == 3 => Entry::tombstone(i as i64),
+                _ if i % 97 == 50 => Entry::value(vec![(i % 251) as u8; 9000 + i as usize], 7),
+                _ => Entry::value(
+                    (0..(i % 67) as usize)
+                        .map(|j| (i + j as u64) as u8)
+                        .collect::<Vec<u8>>(),
+                    i as i64,
+                ),
+            };
+            (k, e)
+        })
+        .collect()
+}
+
+fn write(
+    path: &std::path::Path,
+    opts: &crypta_compression::CompressionOptions,
+    keys: Arc<dyn KeyProvider>,
+    data: &[(Vec<u8>, Entry)],
+    index_interval: usize,
+) {
+    let mut w = SstableWriter::create(
+        path,
+        opts,
+        keys,
+        WriterOptions {
+            expected_entries: data.len() as u64,
+            index_interval,
+            ..WriterOptions::default()
+        },
+    )
+    .unwrap();
+    for (k, e) in data {
+        w.add(k, e).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// Keys that are not in the table: before, between and after the ones that are.
+fn absent(data: &[(Vec<u8>, Entry)]) -> Vec<Vec<u8>> {
+    let mut v = vec![b"".to_vec(), b"a".to_vec(), b"zzz".to_vec()];
+    for (k, _) in data.iter().step_by(3) {
+        let mut after = k.clone();
+        after.push(0);
+        v.push(after);
+        let mut before = k.clone();
+        before.pop();
+        v.push(before);
+    }
+    v
+}
+
+fn all_codecs() -> Vec<crypta_compression::CompressionOptions> {
+    let mut v = vec![plain(4)];
+    for (t, bits) in transformations() {
+        v.push(options("Encryptor", Some((&t, bits)), 4));
+    }
+    v.push(options(
+        "EncryptingDeflateCompressor",
+        Some(("AES/CBC/PKCS5Padding", 128)),
+        4,
+    ));
+    v.push(options("LZ4Compressor", None, 4));
+    v
+}
+
+#[test]
+fn cold_lookups_find_every_key_in_every_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Arc<dyn KeyProvider> = provider(dir.path());
+    let data = entries();
+    let missing = absent(&data);
+    for (n, opts) in all_codecs().iter().enumerate() {
+        // The default index interval, and one that indexes (almost) every entry.
+        for interval in [4096, 1] {
+            let path = dir.path().join(format!("t{n}-{interval}.db"));
+            write(&path, opts, keys.clone(), &data, interval);
+            let cold = Sstable::open(&path, keys.clone(), None).unwrap();
+            let cache = Arc::new(ChunkCache::new(1 << 20));
+            let warm = Sstable::open(&path, keys.clone(), Some(cache)).unwrap();
+            assert!(cold.metadata().data_chunks > 10, "many chunks");
+            for (k, e) in &data {
+                assert_eq!(cold.get(k).unwrap().as_ref(), Some(e), "{opts:?}");
+                assert_eq!(warm.get(k).unwrap().as_ref(), Some(e), "{opts:?}");
+            }
+            for k in &missing {
+                assert_eq!(cold.get(k).unwrap(), None, "{opts:?}");
+            }
+            let scanned: Vec<(Vec<u8>, Entry)> = cold.iter().map(Result::unwrap).collect();
+            assert_eq!(scanned, data);
+        }
+    }
+}
+
+/// A cold lookup and a lookup through a fresh cache (whole chunks) give the same answer,
+/// or both fail.
+fn same_answers(bytes: &[u8], keys: &Arc<dyn KeyProvider>, probes: &[Vec<u8>], what: &str) {
+    let cold = Sstable::from_bytes("t.db", bytes.to_vec(), keys.clone(), None);
+    let whole = Sstable::from_bytes(
+        "t.db",
+        bytes.to_vec(),
+        keys.clone(),
+        Some(Arc::new(ChunkCache::new(1 << 20))),
+    );
+    let (cold, whole) = match (cold, whole) {
+        (Ok(c), Ok(w)) => (c, w),
+        (Err(_), Err(_)) => return,
+        (c, w) => panic!("{what}: open differs: {:?} / {:?}", c.err(), w.err()),
+    };
+    for k in probes {
+        match (cold.get(k), whole.get(k)) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{what}"),
+            (Err(a), Err(_)) => {
+                let text = a.to_string();
+                assert!(text.contains("t.db"), "{what}: {text}");
+            }
+            (a, b) => panic!("{what}: cold {a:?}, whole {b:?}"),
+        }
+    }
+}
+
+#[test]
+fn corrupt_data_frames_fail_cold_lookups_as_whole_reads_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Arc<dyn KeyProvider> = provider(dir.path());
+    let data: Vec<(Vec<u8>, Entry)> = entries().into_iter().take(120).collect();
+    let mut probes: Vec<Vec<u8>> = data.iter().step_by(3).map(|(k, _)| k.clone()).collect();
+    probes.extend(absent(&data).into_iter().step_by(4));
+    for (n, opts) in [
+        plain(4),
+        options("Encryptor", Some(("AES/ECB/PKCS5Padding", 128)), 4),
+        options("Encryptor", Some(("AES/CBC/PKCS5Padding", 128)), 4),
+        options("Encryptor", Some(("DES/CBC/PKCS5Padding", 56)), 4),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = dir.path().join(format!("c{n}.db"));
+        write(&path, opts, keys.clone(), &data, 4096);
+        let bytes = std::fs::read(&path).unwrap();
+        let t = Sstable::open(&path, keys.clone(), None).unwrap();
+        let offsets = t.chunk_offsets().to_vec();
+        let data_end = t
+            .layout()
+            .iter()
+            .find(|(c, _, _)| *c == Component::Data)
+            .map(|(_, o, l)| o + l)
+            .unwrap();
+        // Positions: every byte of each frame's header, and of its payload's first, middle
+        // and last 48 bytes (the first and last cipher blocks, the padding) and its CRC.
+        let mut positions = Vec::new();
+        for (i, &start) in offsets.iter().enumerate() {
+            let end = offsets.get(i + 1).copied().unwrap_or(data_end);
+            let mid = start + (end - start) / 2;
+            positions.extend(start..(start + 100).min(end));
+            positions.extend(mid..(mid + 48).min(end));
+            positions.extend(end.saturating_sub(52).max(start)..end);
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        // A flipped byte anywhere in the data section: the CRC fails, in a cold lookup as in a
+        // whole read, with the file, the data component and the frame's offset.
+        for &pos in positions.iter().step_by(2) {
+            let mut b = bytes.clone();
+            b[pos as usize] ^= 0x10;
+            same_answers(&b, &keys, &probes, &format!("{opts:?} flip at {pos}"));
+            let frame = *offsets.iter().rev().find(|&&o| o <= pos).unwrap();
+            let cold = Sstable::from_bytes("t.db", b, keys.clone(), None).unwrap();
+            let failed = data.iter().filter_map(|(k, _)| cold.get(k).err()).next();
+            let e = failed.unwrap_or_else(|| panic!("{opts:?}: flip at {pos} not noticed"));
+            match &e {
+                SstableError::Chunk {
+                    component, offset, ..
+                }
+                | SstableError::Corrupt {
+                    component, offset, ..
+                } => {
+                    assert_eq!(*component, Component::Data, "{e}");
+                    assert_eq!(*offset, frame, "{e}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // The same flips with each frame's CRC recomputed: what ECB and CBC cannot detect
+        // (they do not authenticate) reads the same both ways; the rest fails both ways.
+        for &pos in &positions {
+            let mut b = bytes.clone();
+            b[pos as usize] ^= 0x10;
+            let i = offsets.iter().rposition(|&o| o <= pos).unwrap();
+            let start = offsets[i] as usize;
+            let end = offsets.get(i + 1).map_or(data_end, |&o| o) as usize;
+            let crc = crc32fast::hash(&b[start..end - 4]);
+            b[end - 4..end].copy_from_slice(&crc.to_le_bytes());
+            same_answers(
+                &b,
+                &keys,
+                &probes,
+                &format!("{opts:?} flip at {pos}, crc fixed"),
+            );
+        }
+    }
+}
