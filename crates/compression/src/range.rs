@@ -23,7 +23,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crypta_keys::{KeyId, KeyProvider};
+use crypta_keys::KeyProvider;
 
 use crate::cipher::{PreparedKey, pkcs5_pad_len};
 use crate::frame::{check_crc, parse_header};
@@ -44,7 +44,6 @@ enum Kind {
     /// Uncompressed ECB or CBC: reads decrypt the blocks they cover.
     Blocks {
         key: Arc<PreparedKey>,
-        key_id: KeyId,
         mode: Mode,
         block: usize,
     },
@@ -94,7 +93,7 @@ impl ChunkDecoder {
                 kind: Kind::Whole(whole),
             });
         }
-        let (Some(t), Some(id)) = (header.transformation, header.key_id.clone()) else {
+        let (Some(t), Some(id)) = (header.transformation, header.key_id.as_ref()) else {
             if header.payload_len != header.plaintext_len {
                 return Err(length_mismatch(header.payload_len, header.plaintext_len));
             }
@@ -108,7 +107,7 @@ impl ChunkDecoder {
             "the chunk is encrypted but no key provider was given",
         ))?;
         let key = keys
-            .key_by_id(&id)
+            .key_by_id(id)
             .map_err(|source| CompressionError::Key {
                 key_id: id.clone(),
                 source,
@@ -118,7 +117,7 @@ impl ChunkDecoder {
         let len = header.payload_len;
         if len < block || len % block != 0 {
             return Err(CompressionError::DecryptFailed {
-                key_id: id,
+                key_id: id.clone(),
                 reason: "ciphertext is not a whole number of blocks",
             });
         }
@@ -133,7 +132,7 @@ impl ChunkDecoder {
         };
         let mut plain = [0u8; 16];
         let plain = plain.get_mut(..block).ok_or_else(truncated)?;
-        decrypt_blocks(&prepared, t.mode, prev, last, plain).map_err(|e| e.into_error(&id))?;
+        decrypt_blocks(&prepared, t.mode, prev, last, plain).map_err(|e| e.into_error(id))?;
         let pad = pkcs5_pad_len(plain).ok_or_else(|| CompressionError::DecryptFailed {
             key_id: id.clone(),
             reason: "invalid padding",
@@ -146,7 +145,6 @@ impl ChunkDecoder {
             crc,
             kind: Kind::Blocks {
                 key: prepared,
-                key_id: id,
                 mode: t.mode,
                 block,
             },
@@ -259,12 +257,7 @@ impl CheckedFrame {
                 let parts = ChunkDecoder::frame_parts(frame, h)?;
                 out.extend_from_slice(parts.payload.get(range).ok_or_else(truncated)?);
             }
-            Kind::Blocks {
-                key,
-                key_id,
-                mode,
-                block,
-            } => {
+            Kind::Blocks { key, mode, block } => {
                 let block = *block;
                 let parts = ChunkDecoder::frame_parts(frame, h)?;
                 let first = range.start / block * block;
@@ -281,6 +274,7 @@ impl CheckedFrame {
                 let dst = out.get_mut(start..).unwrap_or_default();
                 if let Err(e) = decrypt_blocks(key, *mode, prev, ciphertext, dst) {
                     out.truncate(start);
+                    let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
                     return Err(e.into_error(key_id));
                 }
                 let lead = range.start - first;

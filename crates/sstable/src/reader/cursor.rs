@@ -3,8 +3,9 @@
 //! Scans and lookups through a cache load whole chunks. A lookup without a cache, in a table
 //! whose codec allows it (plaintext, uncompressed ECB or CBC), checks each chunk it enters
 //! once (the CRC of the whole frame first, then key and padding) and then decrypts only
-//! windows of it: from the position to where the lookup's search ends (the next indexed
-//! entry), and further windows of at least [`MIN_WINDOW`] bytes if it reads on.
+//! windows of it as it reads on: [`WINDOW`] bytes at a time, never past where the lookup's
+//! search ends (the next indexed entry's header and key), and never the values it skips
+//! beyond a window.
 #![deny(clippy::indexing_slicing)]
 
 use std::sync::Arc;
@@ -16,8 +17,10 @@ use crate::cache::Chunk;
 use crate::entry::{ENTRY_HEADER_LEN, EntryHeader};
 use crate::{Component, Entry, SstableError};
 
-/// Bytes a window decrypts at least (beyond the first, which reaches the read-ahead mark).
-const MIN_WINDOW: u64 = 512;
+/// Bytes a window decrypts at most: a lookup reads on average half an index interval (4 KiB
+/// by default) from its indexed entry; windows of 1 KiB decrypt about 2.5 KiB of it where one
+/// window to the next indexed entry would decrypt 4 KiB.
+const WINDOW: u64 = 1024;
 
 pub(crate) struct Cursor {
     table: Arc<Inner>,
@@ -113,7 +116,7 @@ impl Cursor {
     }
 
     /// The rest of the window holding the position, decoding a new one if needed: from the
-    /// position to the read-ahead mark, or at least [`MIN_WINDOW`] bytes, within the chunk.
+    /// position, [`WINDOW`] bytes or up to the read-ahead mark, within the chunk.
     fn available_window(&mut self) -> Result<&[u8], SstableError> {
         let chunk_length = self.table.manifest().chunk_length as u64;
         let i = self.pos / chunk_length;
@@ -139,11 +142,11 @@ impl Cursor {
         if !held.contains(&self.pos) {
             let chunk_len = w.frame.plaintext_len() as u64;
             let from = self.pos - chunk_start;
-            let to = self
-                .read_ahead
-                .max(self.pos.saturating_add(MIN_WINDOW))
-                .saturating_sub(chunk_start)
-                .min(chunk_len);
+            let mut to = self.pos.saturating_add(WINDOW);
+            if self.read_ahead > self.pos {
+                to = to.min(self.read_ahead);
+            }
+            let to = to.saturating_sub(chunk_start).min(chunk_len);
             w.buf.clear();
             w.start = self.pos;
             let range = usize::try_from(from)
