@@ -106,12 +106,10 @@ impl ChunkDecoder {
         let keys = keys.ok_or(CompressionError::KeyRequired(
             "the chunk is encrypted but no key provider was given",
         ))?;
-        let key = keys
-            .key_by_id(id)
-            .map_err(|source| CompressionError::Key {
-                key_id: id.clone(),
-                source,
-            })?;
+        let key = keys.key_by_id(id).map_err(|source| CompressionError::Key {
+            key_id: id.clone(),
+            source,
+        })?;
         let prepared = self.cache.prepared(t, &key)?;
         let block = t.algorithm.block_size();
         let len = header.payload_len;
