@@ -10,7 +10,7 @@
 //!
 //! - [`CommitLog`]: open (recovering a crashed segment), [`CommitLog::append`],
 //!   [`CommitLog::sync`], [`CommitLog::discard_up_to`], [`CommitLog::close`]. Sync modes
-//!   ([`SyncMode`]) as Cassandra's `commitlog_sync`: periodic (a background thread fsyncs
+//!   ([`SyncMode`]) as Cassandra's `commitlog_sync`: periodic (the writer thread fsyncs
 //!   every period), batch and group (an append returns after the fsync covering it;
 //!   concurrent appends share it). A failed write or fsync poisons the log.
 //! - [`replay`]: every whole record in order with its [`Position`]; a torn tail of the
@@ -22,8 +22,10 @@
 //! - [`LogStorage`] / [`LogFile`]: the file operations, behind a trait so that tests can
 //!   make an fsync fail.
 //!
-//! The periodic sync thread is the one background thread of this crate: the sync mode's
-//! contract (an append returns at once, an fsync follows within the period) needs it.
+//! Each open [`CommitLog`] has one background thread, its writer: appends queue framed
+//! records (a bounded queue: appends wait when it is full) and the writer encodes, writes
+//! and fsyncs them, so that encryption runs beside the appending threads. Batch and group
+//! appends return only after the writer's fsync covers them; periodic ones once queued.
 #![forbid(unsafe_code)]
 
 mod commit;
