@@ -1,6 +1,8 @@
 //! Chunk encoder and decoder: compress, encrypt, frame; and back, checking everything.
 #![deny(clippy::indexing_slicing)]
 
+mod batch;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crypta_compression::parse_header;
-use crypta_keys::KeyId;
+use crypta_keys::{Key, KeyId};
 
-use super::block::{BLOCK_HEADER_LEN, TAG_CHUNK, Trailer, block_header, put_block_header};
+use super::block::{BLOCK_HEADER_LEN, TAG_CHUNK, Trailer, block_header};
 use super::codec::max_chunk_block;
 use super::reader::DecodedFile;
 use crate::{CommitLogError, FileHeader, LogCodec, LogFile, LogStorage};
@@ -134,44 +134,72 @@ impl LogWriter {
     }
 
     /// Appends `stream` (record bytes; it may end inside a record that the next call
-    /// continues) as chunks of at most the codec's chunk length, in one write.
+    /// continues) as chunks of at most the codec's chunk length, in one write. The key is
+    /// asked of the provider for every chunk (a rotated key is used from the next chunk on);
+    /// chunks under the same key are encoded together, which runs CBC encryption across
+    /// them side by side (`ChunkEncoder::encode_batch_spaced`).
     pub fn write(&mut self, stream: &[u8]) -> Result<(), CommitLogError> {
         if stream.is_empty() {
             return Ok(());
         }
         self.out.clear();
-        let max_block = max_chunk_block(self.codec.chunk_length());
-        for chunk in stream.chunks(self.codec.chunk_length()) {
-            let key = self.codec.current_key(&self.path)?;
-            let at = self.out.len();
-            put_block_header(&mut self.out, TAG_CHUNK, 0);
-            let n = self
-                .codec
-                .encoder()
-                .encode(chunk, key.as_ref(), &mut self.out)
-                .map_err(|source| CommitLogError::Encode {
-                    file: self.path.clone(),
-                    source: Box::new(source),
-                })?;
-            if n > max_block {
-                return Err(CommitLogError::Config {
-                    reason: format!("a frame of {n} bytes exceeds the {max_block} a block holds"),
-                });
-            }
-            // Rewrite the block header now that the frame's length is known.
-            let header = block_header(TAG_CHUNK, u32::try_from(n).unwrap_or(u32::MAX));
-            if let Some(slot) = self.out.get_mut(at..at + BLOCK_HEADER_LEN) {
-                slot.copy_from_slice(&header);
-            }
-            if let Some(k) = &key {
+        let chunks: Vec<&[u8]> = stream.chunks(self.codec.chunk_length()).collect();
+        let mut keys = Vec::with_capacity(chunks.len());
+        for _ in &chunks {
+            keys.push(self.codec.current_key(&self.path)?);
+        }
+        let mut done = 0;
+        while let Some(key) = keys.get(done) {
+            let same = keys
+                .get(done..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|k| same_key(k, key))
+                .count();
+            let group = chunks.get(done..done + same).unwrap_or_default();
+            self.encode_group(group, key.as_ref())?;
+            if let Some(k) = key {
                 self.key_ids.insert(k.id().clone());
             }
+            done += same.max(1);
         }
         self.file
             .append(&self.out)
             .map_err(CommitLogError::io(&self.path, "writing"))?;
         self.file_len += self.out.len() as u64;
         self.logical_len += stream.len() as u64;
+        Ok(())
+    }
+
+    /// Appends the blocks of `chunks`, all under `key`, to `out`.
+    fn encode_group(
+        &mut self,
+        chunks: &[&[u8]],
+        key: Option<&Arc<Key>>,
+    ) -> Result<(), CommitLogError> {
+        let max_block = max_chunk_block(self.codec.chunk_length());
+        let mut at = self.out.len();
+        let lens = self
+            .codec
+            .encoder()
+            .encode_batch_spaced(chunks, key, BLOCK_HEADER_LEN, &mut self.out)
+            .map_err(|source| CommitLogError::Encode {
+                file: self.path.clone(),
+                source: Box::new(source),
+            })?;
+        // Each frame follows the room left for its block header, which now gets its length.
+        for n in lens {
+            if n > max_block {
+                return Err(CommitLogError::Config {
+                    reason: format!("a frame of {n} bytes exceeds the {max_block} a block holds"),
+                });
+            }
+            let header = block_header(TAG_CHUNK, u32::try_from(n).unwrap_or(u32::MAX));
+            if let Some(slot) = self.out.get_mut(at..at + BLOCK_HEADER_LEN) {
+                slot.copy_from_slice(&header);
+            }
+            at += BLOCK_HEADER_LEN + n;
+        }
         Ok(())
     }
 
@@ -198,6 +226,15 @@ impl LogWriter {
             .map_err(CommitLogError::io(&self.path, "writing the trailer of"))?;
         self.sync()?;
         Ok(self.file_len + self.out.len() as u64)
+    }
+}
+
+/// Whether two chunks get the same key (the same key id from the provider, or none).
+fn same_key(a: &Option<Arc<Key>>, b: &Option<Arc<Key>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a.id() == b.id(),
+        (None, None) => true,
+        _ => false,
     }
 }
 

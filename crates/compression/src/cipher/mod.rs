@@ -8,6 +8,7 @@
 //! invalid.
 //!
 //! - [`modes`]: ECB and CBC over whole blocks, in one call into the cipher's backend.
+//! - [`multi`]: CBC encryption of several chunks side by side (multi-buffer).
 //! - [`gcm`]: AES-GCM (ring for 128 and 256 bits, RustCrypto for 192).
 //! - `vectors` (tests): the published test vectors of `tests/data/`.
 #![deny(clippy::indexing_slicing)]
@@ -119,6 +120,10 @@ macro_rules! with_block_key {
         }
     };
 }
+
+// After the macro, which it uses.
+mod multi;
+pub(crate) use multi::Lane;
 
 impl BlockKey {
     /// The key schedule of `alg` for `material`. `rc2_effective_bits` is RC2's effective key
