@@ -1,0 +1,499 @@
+//! The engine, db_bench style: fillseq, fillrandom, readrandom and readseq over a million rows
+//! of 16-byte keys and 100-byte values, for crypta with plaintext tables, `Encryptor` AES-128
+//! (ECB and CBC), `DeflateCompressor` and `EncryptingDeflateCompressor` (AES-128 CBC), and for fjall on the same
+//! workload in the same run. Prints the summary table and the ratios that
+//! `docs/performance.md` quotes (`-- --summary-only` stops there), then runs small criterion
+//! benches of single puts and gets.
+//!
+//! Method (see `docs/performance.md`, "Engine"): wall clock, since both engines flush and
+//! compact on background threads; every variant runs each round, in an order rotated from
+//! round to round, so that a busy machine slows all of them alike; medians of the rounds.
+//! `CRYPTA_BENCH_ROWS`, `CRYPTA_BENCH_READS` and `CRYPTA_BENCH_ROUNDS` override the sizes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench fails loudly on errors"
+)]
+
+use std::hint::black_box;
+use std::ops::Bound;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use crypta::{Config, Engine, SyncMode};
+
+const KEY_LEN: usize = 16;
+const VALUE_LEN: usize = 100;
+const TABLE: &str = "ks.t";
+/// Both engines' block/chunk cache (crypta's is fixed at 64 MiB; fjall's default is 32 MiB).
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The engines compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    Crypta(&'static str, &'static str),
+    Fjall,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Crypta(n, _) => n,
+            Variant::Fjall => "fjall",
+        }
+    }
+}
+
+fn variants() -> Vec<Variant> {
+    vec![
+        Variant::Crypta("crypta plaintext", "{'enabled': 'false'}"),
+        Variant::Crypta(
+            "crypta AES-128 ECB",
+            "{'class': 'Encryptor', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 128}",
+        ),
+        Variant::Crypta(
+            "crypta AES-128 CBC",
+            "{'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+        ),
+        Variant::Crypta("crypta Deflate", "{'class': 'DeflateCompressor'}"),
+        Variant::Crypta(
+            "crypta Deflate+AES-128 CBC",
+            "{'class': 'EncryptingDeflateCompressor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+        ),
+        Variant::Fjall,
+    ]
+}
+
+/// Keys and values of the workload, stored flat (generated before any timing).
+struct Data {
+    rows: usize,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    /// A random permutation of `0..rows` (fillrandom's insertion order).
+    shuffled: Vec<u32>,
+    /// Random row numbers to look up (readrandom).
+    probes: Vec<u32>,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// 16-byte keys: the row number, zero-padded decimal (`0000000000012345`), so that key order
+/// is row order.
+fn key_of(i: usize) -> [u8; KEY_LEN] {
+    let mut k = [0u8; KEY_LEN];
+    k.copy_from_slice(format!("{i:016}").as_bytes());
+    k
+}
+
+/// 100-byte values of printable text: words drawn at random from a 64-word vocabulary, with
+/// the row number and a random number, as table rows look (the summary prints the share of
+/// its size that deflate keeps: about 0.3, as for the JSON-like rows of the codec bench).
+fn value_of(i: usize, rng: &mut Rng, out: &mut Vec<u8>) {
+    const WORDS: [&str; 64] = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
+        "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "red",
+        "green", "blue", "amber", "paid", "pending", "shipped", "returned", "north", "south",
+        "east", "west", "small", "large", "medium", "premium", "basic", "gold", "silver",
+        "bronze", "active", "inactive", "open", "closed", "new", "used", "retail", "online",
+        "store", "mobile", "desktop", "tablet", "visa", "cash", "card", "credit", "debit",
+        "voucher",
+    ];
+    let start = out.len();
+    let r = rng.next();
+    out.extend_from_slice(format!("id={i} n={} ", r % 1_000_000).as_bytes());
+    while out.len() - start < VALUE_LEN {
+        let w = WORDS[(rng.next() >> 58) as usize];
+        out.extend_from_slice(w.as_bytes());
+        out.push(b' ');
+    }
+    out.truncate(start + VALUE_LEN);
+}
+
+impl Data {
+    fn new(rows: usize, reads: usize) -> Data {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut keys = Vec::with_capacity(rows * KEY_LEN);
+        let mut values = Vec::with_capacity(rows * VALUE_LEN + VALUE_LEN);
+        for i in 0..rows {
+            keys.extend_from_slice(&key_of(i));
+            value_of(i, &mut rng, &mut values);
+        }
+        let mut shuffled: Vec<u32> = (0..rows as u32).collect();
+        for i in (1..shuffled.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            shuffled.swap(i, j);
+        }
+        let probes = (0..reads)
+            .map(|_| (rng.next() % rows as u64) as u32)
+            .collect();
+        Data {
+            rows,
+            keys,
+            values,
+            shuffled,
+            probes,
+        }
+    }
+
+    fn key(&self, i: u32) -> &[u8] {
+        let i = i as usize;
+        &self.keys[i * KEY_LEN..(i + 1) * KEY_LEN]
+    }
+
+    fn value(&self, i: u32) -> &[u8] {
+        let i = i as usize;
+        &self.values[i * VALUE_LEN..(i + 1) * VALUE_LEN]
+    }
+
+    /// Deflate (level 6) output size over input size, on the values in 64 KiB pieces.
+    fn deflate_ratio(&self) -> f64 {
+        use std::io::Write;
+        let sample = &self.values[..self.values.len().min(64 << 20)];
+        let mut out = 0usize;
+        for piece in sample.chunks(64 << 10) {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+            e.write_all(piece).unwrap();
+            out += e.finish().unwrap().len();
+        }
+        out as f64 / sample.len() as f64
+    }
+}
+
+/// An open store of one variant.
+enum Store {
+    Crypta(Engine),
+    Fjall(fjall::Database, fjall::Keyspace),
+}
+
+fn open(v: Variant, dir: &Path) -> Store {
+    match v {
+        Variant::Crypta(_, compression) => {
+            let mut config = Config::embedded_default(dir);
+            // No fsync per write on either side: fjall's default hands each write to the OS
+            // (a `write` per batch) and never fsyncs on its own; periodic sync here.
+            config.commitlog_sync = SyncMode::Periodic;
+            config.commitlog_sync_period = Duration::from_secs(10);
+            config.memtable_size_mb = 64;
+            let e = Engine::open(config).unwrap();
+            e.execute_cql(
+                "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+            )
+            .unwrap();
+            e.execute_cql(&format!(
+                "CREATE TABLE {TABLE} (id text PRIMARY KEY, v text) WITH compression = {compression}"
+            ))
+            .unwrap();
+            Store::Crypta(e)
+        }
+        Variant::Fjall => {
+            let db = fjall::Database::builder(dir.join("fjall"))
+                .cache_size(CACHE_BYTES)
+                .open()
+                .unwrap();
+            let ks = db
+                .keyspace("t", fjall::KeyspaceCreateOptions::default)
+                .unwrap();
+            Store::Fjall(db, ks)
+        }
+    }
+}
+
+impl Store {
+    fn put(&self, k: &[u8], v: &[u8]) {
+        match self {
+            Store::Crypta(e) => e.put(TABLE, k, v).unwrap(),
+            Store::Fjall(_, ks) => ks.insert(k, v).unwrap(),
+        }
+    }
+
+    fn get(&self, k: &[u8]) -> bool {
+        match self {
+            Store::Crypta(e) => e.get(TABLE, k).unwrap().is_some(),
+            Store::Fjall(_, ks) => ks.get(k).unwrap().is_some(),
+        }
+    }
+
+    /// Memtables to SSTables (fjall: rotate and wait for the flush), durably on both sides.
+    fn flush(&self) {
+        match self {
+            Store::Crypta(e) => e.flush(&[]).unwrap(),
+            Store::Fjall(db, ks) => {
+                ks.rotate_memtable_and_wait().unwrap();
+                db.persist(fjall::PersistMode::SyncData).unwrap();
+            }
+        }
+    }
+
+    /// One sorted run: every SSTable merged (fjall: its major compaction).
+    fn compact(&self) {
+        match self {
+            Store::Crypta(e) => {
+                e.compact(&[]).unwrap();
+            }
+            Store::Fjall(_, ks) => ks.major_compact().unwrap(),
+        }
+    }
+
+    /// Rows seen by a full ordered scan.
+    fn scan_all(&self) -> usize {
+        match self {
+            Store::Crypta(e) => {
+                let rows = e
+                    .scan(TABLE, Bound::Unbounded, Bound::Unbounded, None)
+                    .unwrap();
+                black_box(&rows);
+                rows.len()
+            }
+            Store::Fjall(_, ks) => {
+                let mut n = 0;
+                for g in ks.iter() {
+                    black_box(g.into_inner().unwrap());
+                    n += 1;
+                }
+                n
+            }
+        }
+    }
+
+    fn close(self) {
+        match self {
+            Store::Crypta(e) => e.close().unwrap(),
+            Store::Fjall(db, ks) => {
+                drop(ks);
+                drop(db);
+            }
+        }
+    }
+}
+
+const WORKLOADS: [&str; 4] = ["fillseq", "fillrandom", "readrandom", "readseq"];
+
+/// One round of every workload on `v`, in fresh directories; ops/s of each.
+fn round(v: Variant, data: &Data) -> [f64; 4] {
+    let rows = data.rows as f64;
+    // fillseq: puts in key order, then the flush to SSTables.
+    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+    let s = open(v, dir.path());
+    let t = Instant::now();
+    for i in 0..data.rows as u32 {
+        s.put(data.key(i), data.value(i));
+    }
+    s.flush();
+    let fillseq = rows / t.elapsed().as_secs_f64();
+    s.close();
+    drop(dir);
+
+    // fillrandom: the same rows in random order, then the flush.
+    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+    let s = open(v, dir.path());
+    let t = Instant::now();
+    for &i in &data.shuffled {
+        s.put(data.key(i), data.value(i));
+    }
+    s.flush();
+    let fillrandom = rows / t.elapsed().as_secs_f64();
+
+    // Reads on one sorted run on disk (untimed major compaction), engine caches of 64 MiB
+    // each, starting empty of the new run; the files are in the OS page cache.
+    s.compact();
+    let t = Instant::now();
+    let mut found = 0usize;
+    for &i in &data.probes {
+        found += usize::from(s.get(data.key(i)));
+    }
+    let readrandom = data.probes.len() as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(found, data.probes.len(), "{}: keys missing", v.name());
+
+    let t = Instant::now();
+    let n = s.scan_all();
+    let readseq = n as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(n, data.rows, "{}: scan saw {n} rows", v.name());
+    s.close();
+    drop(dir);
+    [fillseq, fillrandom, readrandom, readseq]
+}
+
+/// Where the stores live: `CRYPTA_BENCH_DIR`, or the target directory (a real disk, not a
+/// tmpfs `/tmp`).
+fn bench_dir() -> std::path::PathBuf {
+    let d = std::env::var_os("CRYPTA_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from("target"))
+                .join("engine-bench")
+        });
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn summary(data: &Data, rounds: usize) {
+    let vs = variants();
+    let mut all: Vec<Vec<[f64; 4]>> = vs.iter().map(|_| Vec::new()).collect();
+    println!(
+        "\n== Engine: {} rows, {KEY_LEN}-byte keys, {VALUE_LEN}-byte values (deflate level 6: {:.2} of the size), {} random reads, {rounds} rounds, wall clock",
+        data.rows,
+        data.deflate_ratio(),
+        data.probes.len()
+    );
+    for r in 0..rounds {
+        let before = loadavg();
+        let start = Instant::now();
+        for k in 0..vs.len() {
+            let i = (k + r) % vs.len();
+            let f = round(vs[i], data);
+            println!(
+                "round {r} {:<28} fillseq {:>9.0} fillrandom {:>9.0} readrandom {:>9.0} readseq {:>10.0}",
+                vs[i].name(),
+                f[0],
+                f[1],
+                f[2],
+                f[3]
+            );
+            all[i].push(f);
+        }
+        println!(
+            "round {r}: {:.0} s, load average before {before}, after {}",
+            start.elapsed().as_secs_f64(),
+            loadavg()
+        );
+    }
+    let med: Vec<[f64; 4]> = all
+        .iter()
+        .map(|f| std::array::from_fn(|w| median(&f.iter().map(|x| x[w]).collect::<Vec<_>>())))
+        .collect();
+    let fj = med[vs.len() - 1];
+    let plain = med[0];
+    println!("\nmedian ops/s of {rounds} rounds");
+    print!("{:<28}", "variant");
+    for w in WORKLOADS {
+        print!(" {w:>11}");
+    }
+    println!();
+    for (v, m) in vs.iter().zip(&med) {
+        print!("{:<28}", v.name());
+        for x in m {
+            print!(" {x:>11.0}");
+        }
+        println!();
+    }
+    println!("\nratio to crypta plaintext");
+    for (v, m) in vs.iter().zip(&med).skip(1) {
+        print!("{:<28}", v.name());
+        for (x, p) in m.iter().zip(&plain) {
+            print!(" {:>11.2}", x / p);
+        }
+        println!();
+    }
+    if let (Some(d), Some(ed)) = (
+        vs.iter().position(|v| v.name() == "crypta Deflate"),
+        vs.iter().position(|v| v.name() == "crypta Deflate+AES-128 CBC"),
+    ) {
+        print!("{:<28}", "Deflate+AES-128 CBC / Deflate");
+        for (x, p) in med[ed].iter().zip(&med[d]) {
+            print!(" {:>11.2}", x / p);
+        }
+        println!();
+    }
+    println!("\nratio to fjall");
+    for (v, m) in vs.iter().zip(&med).take(vs.len() - 1) {
+        print!("{:<28}", v.name());
+        for (x, f) in m.iter().zip(&fj) {
+            print!(" {:>11.2}", x / f);
+        }
+        println!();
+    }
+}
+
+fn main() {
+    let rows = env_u64("CRYPTA_BENCH_ROWS", 1_000_000) as usize;
+    let reads = env_u64("CRYPTA_BENCH_READS", 1_000_000) as usize;
+    let rounds = env_u64("CRYPTA_BENCH_ROUNDS", 5) as usize;
+    let data = Data::new(rows, reads);
+    summary(&data, rounds);
+    if std::env::args().any(|a| a == "--summary-only") {
+        return;
+    }
+
+    // Criterion: single puts into, and single gets from, a store of `rows` rows per variant.
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    let stores: Vec<(Variant, tempfile::TempDir, Store)> = variants()
+        .into_iter()
+        .map(|v| {
+            let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+            let s = open(v, dir.path());
+            for &i in &data.shuffled {
+                s.put(data.key(i), data.value(i));
+            }
+            s.flush();
+            s.compact();
+            (v, dir, s)
+        })
+        .collect();
+    let mut g = c.benchmark_group("engine_get");
+    g.throughput(Throughput::Elements(1));
+    for (v, _, s) in &stores {
+        let mut n = 0usize;
+        g.bench_function(BenchmarkId::from_parameter(v.name()), |b| {
+            b.iter(|| {
+                n = (n + 1) % data.probes.len();
+                s.get(data.key(data.probes[n]))
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("engine_put");
+    g.throughput(Throughput::Elements(1));
+    for (v, _, s) in &stores {
+        let mut n = 0usize;
+        g.bench_function(BenchmarkId::from_parameter(v.name()), |b| {
+            b.iter(|| {
+                n = (n + 1) % data.rows;
+                s.put(data.key(n as u32), data.value(n as u32))
+            })
+        });
+    }
+    g.finish();
+    for (_, dir, s) in stores {
+        s.close();
+        drop(dir);
+    }
+    c.final_summary();
+}
