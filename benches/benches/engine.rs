@@ -8,7 +8,8 @@
 //! Method (see `docs/performance.md`, "Engine"): wall clock, since both engines flush and
 //! compact on background threads; every variant runs each round, in an order rotated from
 //! round to round, so that a busy machine slows all of them alike; medians of the rounds.
-//! `CRYPTA_BENCH_ROWS`, `CRYPTA_BENCH_READS` and `CRYPTA_BENCH_ROUNDS` override the sizes.
+//! `CRYPTA_BENCH_ROWS`, `CRYPTA_BENCH_READS` and `CRYPTA_BENCH_ROUNDS` override the sizes,
+//! `CRYPTA_BENCH_ONLY` picks variants, `CRYPTA_BENCH_CHUNK_KB` sets crypta's `chunk_length_kb`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,8 +27,11 @@ use crypta::{Config, Engine, SyncMode};
 const KEY_LEN: usize = 16;
 const VALUE_LEN: usize = 100;
 const TABLE: &str = "ks.t";
-/// Both engines' block/chunk cache (crypta's is fixed at 64 MiB; fjall's default is 32 MiB).
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Both engines' block/chunk cache for the workloads: crypta's default `file_cache_size_in_mb`
+/// (fjall's default is 32 MiB). It holds about half of the table.
+const CACHE_MB: u32 = 64;
+/// The cache of the second readrandom: it holds the whole table on both sides.
+const BIG_CACHE_MB: u32 = 512;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -195,7 +199,9 @@ enum Store {
     Fjall(fjall::Database, fjall::Keyspace),
 }
 
-fn open(v: Variant, dir: &Path) -> Store {
+/// Opens the store of `v` in `dir` with a cache of `cache_mb`, creating its table first when
+/// `create`.
+fn open(v: Variant, dir: &Path, cache_mb: u32, create: bool) -> Store {
     match v {
         Variant::Crypta(_, compression) => {
             let mut config = Config::embedded_default(dir);
@@ -204,11 +210,23 @@ fn open(v: Variant, dir: &Path) -> Store {
             config.commitlog_sync = SyncMode::Periodic;
             config.commitlog_sync_period = Duration::from_secs(10);
             config.memtable_size_mb = 64;
+            config.file_cache_size_mb = cache_mb;
             let e = Engine::open(config).unwrap();
+            if !create {
+                return Store::Crypta(e);
+            }
             e.execute_cql(
                 "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
             )
             .unwrap();
+            // `CRYPTA_BENCH_CHUNK_KB` sets `chunk_length_kb` (default 64) on every crypta table.
+            let compression = match std::env::var("CRYPTA_BENCH_CHUNK_KB") {
+                Ok(kb) => format!(
+                    "{}, 'chunk_length_kb': {kb}}}",
+                    compression.trim_end_matches('}')
+                ),
+                Err(_) => compression.to_string(),
+            };
             e.execute_cql(&format!(
                 "CREATE TABLE {TABLE} (id text PRIMARY KEY, v text) WITH compression = {compression}"
             ))
@@ -217,7 +235,7 @@ fn open(v: Variant, dir: &Path) -> Store {
         }
         Variant::Fjall => {
             let db = fjall::Database::builder(dir.join("fjall"))
-                .cache_size(CACHE_BYTES)
+                .cache_size(u64::from(cache_mb) << 20)
                 .open()
                 .unwrap();
             let ks = db
@@ -268,11 +286,12 @@ impl Store {
     fn scan_all(&self) -> usize {
         match self {
             Store::Crypta(e) => {
-                let rows = e
-                    .scan(TABLE, Bound::Unbounded, Bound::Unbounded, None)
-                    .unwrap();
-                black_box(&rows);
-                rows.len()
+                let mut n = 0;
+                for row in e.range(TABLE, Bound::Unbounded, Bound::Unbounded).unwrap() {
+                    black_box(row.unwrap());
+                    n += 1;
+                }
+                n
             }
             Store::Fjall(_, ks) => {
                 let mut n = 0;
@@ -296,14 +315,32 @@ impl Store {
     }
 }
 
-const WORKLOADS: [&str; 4] = ["fillseq", "fillrandom", "readrandom", "readseq"];
+const WORKLOADS: [&str; 5] = [
+    "fillseq",
+    "fillrandom",
+    "readrandom",
+    "readseq",
+    "readrandom (cache > data)",
+];
+
+/// Random point reads of existing keys; reads/s.
+fn readrandom(v: Variant, s: &Store, data: &Data) -> f64 {
+    let t = Instant::now();
+    let mut found = 0usize;
+    for &i in &data.probes {
+        found += usize::from(s.get(data.key(i)));
+    }
+    let r = data.probes.len() as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(found, data.probes.len(), "{}: keys missing", v.name());
+    r
+}
 
 /// One round of every workload on `v`, in fresh directories; ops/s of each.
-fn round(v: Variant, data: &Data) -> [f64; 4] {
+fn round(v: Variant, data: &Data) -> [f64; 5] {
     let rows = data.rows as f64;
     // fillseq: puts in key order, then the flush to SSTables.
     let dir = tempfile::tempdir_in(bench_dir()).unwrap();
-    let s = open(v, dir.path());
+    let s = open(v, dir.path(), CACHE_MB, true);
     let t = Instant::now();
     for i in 0..data.rows as u32 {
         s.put(data.key(i), data.value(i));
@@ -315,7 +352,7 @@ fn round(v: Variant, data: &Data) -> [f64; 4] {
 
     // fillrandom: the same rows in random order, then the flush.
     let dir = tempfile::tempdir_in(bench_dir()).unwrap();
-    let s = open(v, dir.path());
+    let s = open(v, dir.path(), CACHE_MB, true);
     let t = Instant::now();
     for &i in &data.shuffled {
         s.put(data.key(i), data.value(i));
@@ -323,24 +360,23 @@ fn round(v: Variant, data: &Data) -> [f64; 4] {
     s.flush();
     let fillrandom = rows / t.elapsed().as_secs_f64();
 
-    // Reads on one sorted run on disk (untimed major compaction), engine caches of 64 MiB
-    // each, starting empty of the new run; the files are in the OS page cache.
+    // Reads on one sorted run on disk (untimed major compaction), caches starting empty of
+    // it; the files are in the OS page cache.
     s.compact();
-    let t = Instant::now();
-    let mut found = 0usize;
-    for &i in &data.probes {
-        found += usize::from(s.get(data.key(i)));
-    }
-    let readrandom = data.probes.len() as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(found, data.probes.len(), "{}: keys missing", v.name());
-
+    let read_small = readrandom(v, &s, data);
     let t = Instant::now();
     let n = s.scan_all();
     let readseq = n as f64 / t.elapsed().as_secs_f64();
     assert_eq!(n, data.rows, "{}: scan saw {n} rows", v.name());
     s.close();
+
+    // Reopened with a cache that holds the table, warmed by one untimed pass of the reads.
+    let s = open(v, dir.path(), BIG_CACHE_MB, false);
+    readrandom(v, &s, data);
+    let read_big = readrandom(v, &s, data);
+    s.close();
     drop(dir);
-    [fillseq, fillrandom, readrandom, readseq]
+    [fillseq, fillrandom, read_small, readseq, read_big]
 }
 
 /// Where the stores live: `CRYPTA_BENCH_DIR`, or the target directory (a real disk, not a
@@ -372,7 +408,7 @@ fn median(v: &[f64]) -> f64 {
 
 fn summary(data: &Data, rounds: usize) {
     let vs = variants();
-    let mut all: Vec<Vec<[f64; 4]>> = vs.iter().map(|_| Vec::new()).collect();
+    let mut all: Vec<Vec<[f64; 5]>> = vs.iter().map(|_| Vec::new()).collect();
     println!(
         "\n== Engine: {} rows, {KEY_LEN}-byte keys, {VALUE_LEN}-byte values (deflate level 6: {:.2} of the size), {} random reads, {rounds} rounds, wall clock",
         data.rows,
@@ -386,12 +422,13 @@ fn summary(data: &Data, rounds: usize) {
             let i = (k + r) % vs.len();
             let f = round(vs[i], data);
             println!(
-                "round {r} {:<28} fillseq {:>9.0} fillrandom {:>9.0} readrandom {:>9.0} readseq {:>10.0}",
+                "round {r} {:<28} fillseq {:>8.0} fillrandom {:>8.0} readrandom {:>8.0} readseq {:>9.0} readrandom-cached {:>8.0}",
                 vs[i].name(),
                 f[0],
                 f[1],
                 f[2],
-                f[3]
+                f[3],
+                f[4]
             );
             all[i].push(f);
         }
@@ -401,7 +438,7 @@ fn summary(data: &Data, rounds: usize) {
             loadavg()
         );
     }
-    let med: Vec<[f64; 4]> = all
+    let med: Vec<[f64; 5]> = all
         .iter()
         .map(|f| std::array::from_fn(|w| median(&f.iter().map(|x| x[w]).collect::<Vec<_>>())))
         .collect();
@@ -414,8 +451,9 @@ fn summary(data: &Data, rounds: usize) {
     println!("\nmedian ops/s of {rounds} rounds");
     print!("{:<28}", "variant");
     for w in WORKLOADS {
-        print!(" {w:>11}");
+        print!(" {:>11}", w.split(' ').next().unwrap_or(w));
     }
+    print!(" (last: cache > data)");
     println!();
     for (v, m) in vs.iter().zip(&med) {
         print!("{:<28}", v.name());
@@ -472,7 +510,7 @@ fn main() {
         .into_iter()
         .map(|v| {
             let dir = tempfile::tempdir_in(bench_dir()).unwrap();
-            let s = open(v, dir.path());
+            let s = open(v, dir.path(), CACHE_MB, true);
             for &i in &data.shuffled {
                 s.put(data.key(i), data.value(i));
             }

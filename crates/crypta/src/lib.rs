@@ -21,6 +21,6 @@ pub mod schema;
 pub use config::{Config, ConfigError, SyncMode};
 pub use engine::{
     Ballot, BatchOp, CompactionReport, Engine, KeyUsage, MAX_KEY_LEN, MAX_VALUE_LEN, Paxos,
-    PaxosState, UpgradeOptions, UpgradeProgress, UpgradeReport, split_table,
+    PaxosState, Rows, UpgradeOptions, UpgradeProgress, UpgradeReport, split_table,
 };
 pub use error::{Error, Result};

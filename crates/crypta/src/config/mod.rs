@@ -54,6 +54,9 @@ pub struct Config {
     pub commitlog_segment_size_mb: u32,
     /// `memtable_size_mb`: flush a table's memtable when it reaches this.
     pub memtable_size_mb: u32,
+    /// `file_cache_size_in_mb` (cassandra.yaml's name for its chunk cache): how much decoded
+    /// SSTable data point reads keep in memory, shared by all tables.
+    pub file_cache_size_mb: u32,
     /// `max_hint_window_in_ms`.
     pub max_hint_window: Duration,
     /// `system_info_encryption`.
@@ -113,6 +116,7 @@ impl Config {
             commitlog_sync_group_window: Duration::from_millis(15),
             commitlog_segment_size_mb: 32,
             memtable_size_mb: 64,
+            file_cache_size_mb: 64,
             max_hint_window: Duration::from_millis(10_800_000),
             system_info_encryption: SystemInfoEncryption {
                 enabled: false,
@@ -187,6 +191,8 @@ impl Config {
              commitlog_sync_period_in_ms: 10000\n\
              commitlog_segment_size_in_mb: 32\n\
              memtable_size_mb: 64\n\
+             # Decoded SSTable chunks kept for point reads, all tables together.\n\
+             file_cache_size_in_mb: 64\n\
              max_hint_window_in_ms: 10800000\n\
              \n\
              # Encrypts the commit log, hints, system.batchlog and system.paxos (as in hcd.yaml).\n\

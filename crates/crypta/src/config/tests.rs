@@ -67,6 +67,7 @@ fn unknown_keys_warn_and_bad_values_name_the_key() {
             "commitlog_sync_period_in_ms",
         ),
         ("memtable_size_mb: lots", "memtable_size_mb"),
+        ("file_cache_size_in_mb: 0", "file_cache_size_in_mb"),
         (
             "system_info_encryption:\n  enabled: yes-ish",
             "system_info_encryption.enabled",

@@ -53,6 +53,8 @@ impl Ord for Head {
 pub(crate) struct MergeIter<'a> {
     sources: Vec<Source<'a>>,
     heap: BinaryHeap<Head>,
+    /// Sources to pull from after the current key (kept to reuse its allocation).
+    refill: Vec<usize>,
     started: bool,
     failed: bool,
 }
@@ -62,6 +64,7 @@ impl<'a> MergeIter<'a> {
         MergeIter {
             sources,
             heap: BinaryHeap::new(),
+            refill: Vec::new(),
             started: false,
             failed: false,
         }
@@ -89,6 +92,13 @@ impl Iterator for MergeIter<'_> {
         if self.failed {
             return None;
         }
+        // One source (a table compacted to one SSTable, an SSTable being rewritten): its keys
+        // are unique and sorted already, so entries pass straight through.
+        if let [only] = self.sources.as_mut_slice() {
+            let item = only.next()?;
+            self.failed = item.is_err();
+            return Some(item);
+        }
         if !self.started {
             self.started = true;
             for i in 0..self.sources.len() {
@@ -101,7 +111,9 @@ impl Iterator for MergeIter<'_> {
         let first = self.heap.pop()?;
         let key = first.key;
         let mut best = first.entry;
-        let mut refill = vec![first.source];
+        let mut refill = std::mem::take(&mut self.refill);
+        refill.clear();
+        refill.push(first.source);
         while self.heap.peek().is_some_and(|h| h.key == key) {
             if let Some(h) = self.heap.pop() {
                 if supersedes(&h.entry, &best) {
@@ -110,12 +122,13 @@ impl Iterator for MergeIter<'_> {
                 refill.push(h.source);
             }
         }
-        for i in refill {
+        for &i in &refill {
             if let Err(e) = self.pull(i) {
                 self.failed = true;
                 return Some(Err(e));
             }
         }
+        self.refill = refill;
         Some(Ok((key, best)))
     }
 }
@@ -169,5 +182,16 @@ mod tests {
                 ("d".into(), None),
             ]
         );
+    }
+
+    #[test]
+    fn one_source_passes_through() {
+        let items = [("a", Some("1"), 1), ("b", None, 2), ("c", Some("3"), 3)];
+        let got: Vec<(Vec<u8>, Entry)> = MergeIter::new(vec![src(&items)])
+            .map(|r| r.unwrap())
+            .collect();
+        let want: Vec<(Vec<u8>, Entry)> = src(&items).map(|r| r.unwrap()).collect();
+        assert_eq!(got, want);
+        assert_eq!(MergeIter::new(vec![]).count(), 0);
     }
 }

@@ -63,6 +63,32 @@ pub enum BatchOp {
     },
 }
 
+/// Live rows of a table in key order, as [`Engine::range`] streams them: `(key, value)`, or
+/// the error of the SSTable that could not be read (after which it ends).
+pub struct Rows {
+    merged: MergeIter<'static>,
+}
+
+impl std::fmt::Debug for Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows").finish_non_exhaustive()
+    }
+}
+
+impl Iterator for Rows {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.merged.next()? {
+                Ok((k, Entry { value: Some(v), .. })) => return Some(Ok((k, v))),
+                Ok(_) => continue, // a tombstone
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 /// An open engine. Cheap to clone; all clones share one engine.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -155,19 +181,16 @@ impl Engine {
 
     /// Sets `key` to `value` in `keyspace.table`.
     pub fn put(&self, table: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.batch_unlogged(&[BatchOp::Put {
-            table: table.to_string(),
-            key: key.to_vec(),
-            value: value.to_vec(),
-        }])
+        let ts = self.inner.next_timestamp();
+        let m = self.inner.mutation(table, key, Some(value), ts)?;
+        self.inner.write(std::slice::from_ref(&m))
     }
 
     /// Deletes `key` in `keyspace.table`.
     pub fn delete(&self, table: &str, key: &[u8]) -> Result<()> {
-        self.batch_unlogged(&[BatchOp::Delete {
-            table: table.to_string(),
-            key: key.to_vec(),
-        }])
+        let ts = self.inner.next_timestamp();
+        let m = self.inner.mutation(table, key, None, ts)?;
+        self.inner.write(std::slice::from_ref(&m))
     }
 
     /// Applies several writes as one commit log record: after a crash, all or none of them
@@ -197,18 +220,24 @@ impl Engine {
         end: Bound<&[u8]>,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let t = self.inner.table(table)?;
         let mut out = Vec::new();
-        for item in self.inner.merged_range(&t, start, end) {
-            let (k, e) = item?;
-            if let Some(v) = e.value {
-                out.push((k, v));
-                if limit.is_some_and(|l| out.len() >= l) {
-                    break;
-                }
+        for row in self.range(table, start, end)? {
+            out.push(row?);
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
             }
         }
         Ok(out)
+    }
+
+    /// Live rows of `keyspace.table` in key order within the bounds, streamed: SSTables are
+    /// read a chunk at a time as the iterator advances (the memtables are copied at the
+    /// start). The iterator reads the tables as they were when it was made.
+    pub fn range(&self, table: &str, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<Rows> {
+        let t = self.inner.table(table)?;
+        Ok(Rows {
+            merged: self.inner.merged_range(&t, start, end),
+        })
     }
 
     /// Flushes the memtables of the named tables (all tables when `tables` is empty).
@@ -380,37 +409,45 @@ impl Inner {
     pub(crate) fn mutations(&self, ops: &[BatchOp]) -> Result<Vec<Mutation>> {
         let ts = self.next_timestamp();
         ops.iter()
-            .map(|op| {
-                let (table, key, value) = match op {
-                    BatchOp::Put { table, key, value } => (table, key, Some(value.clone())),
-                    BatchOp::Delete { table, key } => (table, key, None),
-                };
-                if key.len() > MAX_KEY_LEN {
-                    return Err(Error::TooLarge {
-                        what: "key",
-                        len: key.len(),
-                        max: MAX_KEY_LEN,
-                    });
-                }
-                if let Some(v) = &value
-                    && v.len() > MAX_VALUE_LEN
-                {
-                    return Err(Error::TooLarge {
-                        what: "value",
-                        len: v.len(),
-                        max: MAX_VALUE_LEN,
-                    });
-                }
-                Ok(Mutation {
-                    table: self.table(table)?.id,
-                    key: key.clone(),
-                    cell: Entry {
-                        value,
-                        timestamp: ts,
-                    },
-                })
+            .map(|op| match op {
+                BatchOp::Put { table, key, value } => self.mutation(table, key, Some(value), ts),
+                BatchOp::Delete { table, key } => self.mutation(table, key, None, ts),
             })
             .collect()
+    }
+
+    /// One write, checked: sizes within limits, the table exists.
+    pub(crate) fn mutation(
+        &self,
+        table: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+        ts: i64,
+    ) -> Result<Mutation> {
+        if key.len() > MAX_KEY_LEN {
+            return Err(Error::TooLarge {
+                what: "key",
+                len: key.len(),
+                max: MAX_KEY_LEN,
+            });
+        }
+        if let Some(v) = value
+            && v.len() > MAX_VALUE_LEN
+        {
+            return Err(Error::TooLarge {
+                what: "value",
+                len: v.len(),
+                max: MAX_VALUE_LEN,
+            });
+        }
+        Ok(Mutation {
+            table: self.table(table)?.id,
+            key: key.to_vec(),
+            cell: Entry {
+                value: value.map(<[u8]>::to_vec),
+                timestamp: ts,
+            },
+        })
     }
 
     /// Commit log, then memtables. Returns once the record is as durable as the sync mode
@@ -561,7 +598,9 @@ impl Inner {
         for m in mems {
             let items: Vec<Result<(Vec<u8>, Entry)>> =
                 m.range(as_ref(&start), as_ref(&end)).map(Ok).collect();
-            sources.push(Box::new(items.into_iter()));
+            if !items.is_empty() {
+                sources.push(Box::new(items.into_iter()));
+            }
         }
         for s in ssts {
             let scan = s.reader.range(as_ref(&start), as_ref(&end));

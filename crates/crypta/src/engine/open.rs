@@ -19,9 +19,6 @@ use crate::manifest::{self, ManifestState};
 use crate::memtable::Memtable;
 use crate::{Error, Result, mutation};
 
-/// Bytes of decoded chunks kept for hot reads.
-const CHUNK_CACHE_BYTES: usize = 64 * 1024 * 1024;
-
 fn make_dir(path: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
@@ -118,7 +115,9 @@ pub(super) fn open(config: Config) -> Result<Engine> {
         hints,
         state: Mutex::new(state.clone()),
         tables: RwLock::new(HashMap::new()),
-        cache: Arc::new(ChunkCache::new(CHUNK_CACHE_BYTES)),
+        cache: Arc::new(ChunkCache::new(
+            usize::try_from(config.file_cache_size_mb).unwrap_or(64) * 1024 * 1024,
+        )),
         clock: AtomicI64::new(now_micros()),
         gate: RwLock::new(()),
         poisoned: Mutex::new(None),
