@@ -123,13 +123,12 @@ fn key_of(i: usize) -> [u8; KEY_LEN] {
 fn value_of(i: usize, rng: &mut Rng, out: &mut Vec<u8>) {
     const WORDS: [&str; 64] = [
         "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
-        "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo",
-        "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "red",
-        "green", "blue", "amber", "paid", "pending", "shipped", "returned", "north", "south",
-        "east", "west", "small", "large", "medium", "premium", "basic", "gold", "silver",
-        "bronze", "active", "inactive", "open", "closed", "new", "used", "retail", "online",
-        "store", "mobile", "desktop", "tablet", "visa", "cash", "card", "credit", "debit",
-        "voucher",
+        "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra",
+        "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "red", "green", "blue",
+        "amber", "paid", "pending", "shipped", "returned", "north", "south", "east", "west",
+        "small", "large", "medium", "premium", "basic", "gold", "silver", "bronze", "active",
+        "inactive", "open", "closed", "new", "used", "retail", "online", "store", "mobile",
+        "desktop", "tablet", "visa", "cash", "card", "credit", "debit", "voucher",
     ];
     let start = out.len();
     let r = rng.next();
@@ -184,8 +183,7 @@ impl Data {
         let sample = &self.values[..self.values.len().min(64 << 20)];
         let mut out = 0usize;
         for piece in sample.chunks(64 << 10) {
-            let mut e =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
             e.write_all(piece).unwrap();
             out += e.finish().unwrap().len();
         }
@@ -444,7 +442,9 @@ fn summary(data: &Data, rounds: usize) {
         .collect();
     let (Some(fj), Some(plain)) = (
         vs.iter().position(|v| *v == Variant::Fjall).map(|i| med[i]),
-        vs.iter().position(|v| v.name() == "crypta plaintext").map(|i| med[i]),
+        vs.iter()
+            .position(|v| v.name() == "crypta plaintext")
+            .map(|i| med[i]),
     ) else {
         return;
     };
@@ -472,7 +472,8 @@ fn summary(data: &Data, rounds: usize) {
     }
     if let (Some(d), Some(ed)) = (
         vs.iter().position(|v| v.name() == "crypta Deflate"),
-        vs.iter().position(|v| v.name() == "crypta Deflate+AES-128 CBC"),
+        vs.iter()
+            .position(|v| v.name() == "crypta Deflate+AES-128 CBC"),
     ) {
         print!("{:<28}", "Deflate+AES-128 CBC / Deflate");
         for (x, p) in med[ed].iter().zip(&med[d]) {

@@ -113,8 +113,7 @@ pub(super) fn from_mapping(map: &Mapping, path: &Path, base: &Path) -> Result<Co
                 c.memtable_size_mb = u32::try_from(cx.number(key, v, 1, 65_536)?).unwrap_or(64)
             }
             "file_cache_size_in_mb" => {
-                c.file_cache_size_mb =
-                    u32::try_from(cx.number(key, v, 1, 1_048_576)?).unwrap_or(64)
+                c.file_cache_size_mb = u32::try_from(cx.number(key, v, 1, 1_048_576)?).unwrap_or(64)
             }
             "max_hint_window_in_ms" => {
                 c.max_hint_window =
