@@ -12,26 +12,34 @@
 //! one (group commit). Any write or fsync failure poisons the log: the first caller to see it
 //! gets the error itself (naming the segment), every later append, sync and close fails with
 //! `Poisoned`. `close` (or drop) stops the thread, then writes, seals and syncs the rest.
+//!
+//! Encoding ahead. An append that finds the queue full would only wait; instead it takes
+//! the whole chunks queued and encodes them itself (one such batch at a time), and the
+//! writer thread just writes that batch when its turn comes. Every take gets a ticket and
+//! batches are written in ticket order, so the file order is the append order whoever
+//! encodes. This spreads the cipher work over both threads when the writer is the
+//! bottleneck (periodic mode with encryption).
 
 mod pipeline;
 mod recover;
 mod segments;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use crypta_keys::{KeyProvider, Timestamp};
 
+use crate::file::encode_stream;
 use crate::{
     CommitLogConfig, CommitLogError, FileHeader, LogCodec, LogKind, LogStorage, LogWriter,
     SealInfo, SyncMode, create_log_dir, record_header, remove_log_file,
 };
 pub(crate) use recover::check_id as check_segment_id;
 pub(crate) use segments::{list_segments, segment_file_name};
-use state::{Run, State};
+use state::{Encoded, Run, State};
 
 /// Where a record is: its segment and its offset in that segment's record stream.
 /// Positions order as the records were appended.
@@ -166,8 +174,12 @@ impl CommitLog {
             if st.pending >= sh.queue_bound {
                 st.waiters += 1;
                 while st.pending >= sh.queue_bound && st.poisoned.is_none() && !st.writer_gone {
-                    sh.wake_writer(&mut st);
-                    st = sh.done.wait(st).unwrap_or_else(PoisonError::into_inner);
+                    let helped;
+                    (st, helped) = sh.help_encode(st);
+                    if !helped {
+                        sh.wake_writer(&mut st);
+                        st = sh.done.wait(st).unwrap_or_else(PoisonError::into_inner);
+                    }
                 }
                 st.waiters -= 1;
                 st.check()?;
@@ -320,35 +332,84 @@ impl Shared {
         }
     }
 
-    /// Takes pending runs (all if `sync`, else whole chunks), writes them and, if `sync`,
-    /// fsyncs, on the caller's thread (used by close, once the writer thread has stopped).
+    /// Writes everything queued (and fsyncs if `sync`) on the caller's thread: used by
+    /// close, once the writer thread has stopped. Batches appends encoded ahead go first.
     fn flush(&self, io: &mut Io, sync: bool) -> Result<(), CommitLogError> {
-        let (runs, upto) = {
+        loop {
+            let ahead = {
+                let mut st = lock(&self.state);
+                st.failed()?;
+                let next = st.next_write;
+                st.encoded.remove(&next)
+            };
+            match ahead {
+                Some(batch) => self.write_and_publish(io, Ok(batch), 0, false)?,
+                None => break,
+            }
+        }
+        let (runs, upto, bufs) = {
             let mut st = lock(&self.state);
             st.failed()?;
             if sync && st.durable == st.lsn && st.is_idle() {
                 return Ok(());
             }
-            st.take(sync, self.codec.chunk_length())
+            st.take_ticketed(sync, self.codec.chunk_length())
         };
-        self.write_and_publish(io, runs, upto, sync)
+        let encoded = self.encode_runs(runs, bufs);
+        self.write_and_publish(io, encoded, upto, sync)
     }
 
-    /// Writes `runs` (and fsyncs if `sync`), then publishes the outcome: `durable` moves to
-    /// `upto` after an fsync, or the log is poisoned. Wakes whoever waits.
+    /// Encodes runs (no lock held: appends and the writer's I/O go on meanwhile), into the
+    /// output buffers `bufs` (reused, or new ones).
+    fn encode_runs(
+        &self,
+        runs: Vec<Run>,
+        mut bufs: Vec<Vec<u8>>,
+    ) -> Result<(Vec<Encoded>, Vec<Vec<u8>>), CommitLogError> {
+        let mut out = Vec::with_capacity(runs.len());
+        let mut emptied = Vec::with_capacity(runs.len());
+        for run in runs {
+            let mut blocks = bufs.pop().unwrap_or_default();
+            blocks.clear();
+            let file = self.dir.join(segment_file_name(run.segment));
+            let key_ids = if run.bytes.is_empty() {
+                BTreeSet::new()
+            } else {
+                encode_stream(&self.codec, &file, &run.bytes, &mut blocks)?
+            };
+            out.push(Encoded {
+                segment: run.segment,
+                logical_len: run.bytes.len() as u64,
+                blocks,
+                key_ids,
+                seal: run.seal,
+            });
+            emptied.push(run.bytes);
+        }
+        Ok((out, emptied))
+    }
+
+    /// Writes an encoded batch (and fsyncs if `sync`), then publishes the outcome: the
+    /// batch's ticket is done, `durable` moves to `upto` after an fsync, or the log is
+    /// poisoned. Wakes whoever waits.
     fn write_and_publish(
         &self,
         io: &mut Io,
-        runs: Vec<Run>,
+        batch: Result<(Vec<Encoded>, Vec<Vec<u8>>), CommitLogError>,
         upto: u64,
         sync: bool,
     ) -> Result<(), CommitLogError> {
-        let mut emptied = Vec::with_capacity(runs.len());
-        let result = self.write_runs(io, runs, sync, &mut emptied);
+        let mut spent = Vec::new();
+        let (result, emptied) = match batch {
+            Ok((encoded, emptied)) => (self.write_encoded(io, encoded, sync, &mut spent), emptied),
+            Err(e) => (Err(e), Vec::new()),
+        };
         let mut st = lock(&self.state);
         st.recycle(emptied);
+        st.recycle_out(spent);
         let out = match result {
             Ok(()) => {
+                st.next_write += 1;
                 if sync {
                     st.durable = st.durable.max(upto);
                 }
@@ -367,14 +428,14 @@ impl Shared {
         out
     }
 
-    fn write_runs(
+    fn write_encoded(
         &self,
         io: &mut Io,
-        runs: Vec<Run>,
+        batch: Vec<Encoded>,
         sync: bool,
-        emptied: &mut Vec<Vec<u8>>,
+        spent: &mut Vec<Vec<u8>>,
     ) -> Result<(), CommitLogError> {
-        for run in runs {
+        for run in batch {
             let active = match &mut io.active {
                 Some(a) if a.id == run.segment => a,
                 slot => {
@@ -397,8 +458,10 @@ impl Shared {
                     })
                 }
             };
-            if !run.bytes.is_empty() {
-                active.writer.write(&run.bytes)?;
+            if run.logical_len > 0 {
+                active
+                    .writer
+                    .write_encoded(&run.blocks, run.logical_len, run.key_ids)?;
                 let now = Timestamp::now().millis();
                 active.times = Some(active.times.map_or((now, now), |(lo, _)| (lo, now)));
             }
@@ -412,12 +475,51 @@ impl Shared {
                 })?;
                 io.sealed.insert(done.id, path);
             }
-            emptied.push(run.bytes);
+            spent.push(run.blocks);
         }
         if sync && let Some(a) = &mut io.active {
             a.writer.sync()?;
         }
         Ok(())
+    }
+
+    /// Called by an append that found the queue full: if no one else is encoding ahead and
+    /// no encoded batch waits, takes the whole chunks queued and encodes them here, so that
+    /// the writer thread only has to write them (the appending thread would otherwise just
+    /// wait). Returns the state lock, and whether it helped.
+    fn help_encode<'a>(&'a self, mut st: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, bool) {
+        if st.helping || !st.encoded.is_empty() {
+            return (st, false);
+        }
+        let ticket = st.next_ticket;
+        let (runs, _, bufs) = st.take_ticketed(false, self.codec.chunk_length());
+        if runs.is_empty() {
+            // Nothing whole to take: the ticket was not used.
+            st.next_ticket = ticket;
+            st.recycle_out(bufs);
+            return (st, false);
+        }
+        st.helping = true;
+        // Queue space was freed: other appends held back by the bound may go on.
+        if st.waiters > 1 {
+            self.done.notify_all();
+        }
+        drop(st);
+        let result = self.encode_runs(runs, bufs);
+        let mut st = lock(&self.state);
+        st.helping = false;
+        match result {
+            Ok(batch) => {
+                st.encoded.insert(ticket, batch);
+            }
+            Err(e) => {
+                log::error!("commit log in {} is poisoned: {e}", self.dir.display());
+                st.poison(e);
+                self.done.notify_all();
+            }
+        }
+        self.wake_writer(&mut st);
+        (st, true)
     }
 }
 

@@ -2,8 +2,10 @@
 //! to I/O (the queue), grouped by the segment they belong to, how far the log is durable, and
 //! what the writer has been asked to do.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
+
+use crypta_keys::KeyId;
 
 use crate::{CommitLogError, Position};
 
@@ -31,6 +33,19 @@ impl fmt::Debug for Run {
             .finish()
     }
 }
+
+/// A run encoded, ready to write: the chunk blocks of its segment, the stream bytes they
+/// hold, the keys they used, and the seal that follows.
+pub(super) struct Encoded {
+    pub segment: u64,
+    pub blocks: Vec<u8>,
+    pub logical_len: u64,
+    pub key_ids: BTreeSet<KeyId>,
+    pub seal: Option<u64>,
+}
+
+/// Encoded runs of one take, and the emptied record buffers.
+pub(super) type Batch = (Vec<Encoded>, Vec<Vec<u8>>);
 
 /// The append side of the log.
 pub(super) struct State {
@@ -62,6 +77,16 @@ pub(super) struct State {
     pub waiters: usize,
     /// Emptied buffers kept for the next runs.
     spare: Vec<Vec<u8>>,
+    /// Emptied encoding buffers kept for the next batches.
+    out_spare: Vec<Vec<u8>>,
+    /// Each take of runs gets a ticket; batches are written in ticket order.
+    pub next_ticket: u64,
+    /// The ticket of the next batch to write.
+    pub next_write: u64,
+    /// Batches an append encoded ahead (while the writer thread was busy), by ticket.
+    pub encoded: BTreeMap<u64, Batch>,
+    /// An append is encoding a batch ahead.
+    pub helping: bool,
 }
 
 impl fmt::Debug for State {
@@ -100,6 +125,11 @@ impl State {
             writer_gone: false,
             waiters: 0,
             spare: Vec::new(),
+            out_spare: Vec::new(),
+            next_ticket: 0,
+            next_write: 0,
+            encoded: BTreeMap::new(),
+            helping: false,
         }
     }
 
@@ -134,7 +164,25 @@ impl State {
 
     /// Whether nothing waits for I/O.
     pub fn is_idle(&self) -> bool {
-        self.runs.is_empty()
+        self.runs.is_empty() && self.encoded.is_empty()
+    }
+
+    /// [`take`](Self::take) with a ticket (the next one) and output buffers for encoding.
+    pub fn take_ticketed(&mut self, all: bool, chunk: usize) -> (Vec<Run>, u64, Vec<Vec<u8>>) {
+        let (runs, upto) = self.take(all, chunk);
+        self.next_ticket += 1;
+        let n = runs.len().min(self.out_spare.len());
+        let bufs = self.out_spare.split_off(self.out_spare.len() - n);
+        (runs, upto, bufs)
+    }
+
+    /// Keeps emptied encoding buffers for reuse (a few, of at most 4 MiB each).
+    pub fn recycle_out(&mut self, buffers: impl IntoIterator<Item = Vec<u8>>) {
+        for bytes in buffers {
+            if self.out_spare.len() < MAX_SPARE && bytes.capacity() <= 4 << 20 {
+                self.out_spare.push(bytes);
+            }
+        }
     }
 
     /// Where the next append goes.

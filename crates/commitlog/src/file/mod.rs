@@ -20,4 +20,5 @@ pub use reader::{
 };
 pub use record::{RECORD_OVERHEAD, record_header};
 pub use recover::{Recovery, recover_file};
+pub(crate) use writer::encode_stream;
 pub use writer::{LogWriter, SealInfo};

@@ -142,64 +142,28 @@ impl LogWriter {
         if stream.is_empty() {
             return Ok(());
         }
-        self.out.clear();
-        let chunks: Vec<&[u8]> = stream.chunks(self.codec.chunk_length()).collect();
-        let mut keys = Vec::with_capacity(chunks.len());
-        for _ in &chunks {
-            keys.push(self.codec.current_key(&self.path)?);
-        }
-        let mut done = 0;
-        while let Some(key) = keys.get(done) {
-            let same = keys
-                .get(done..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|k| same_key(k, key))
-                .count();
-            let group = chunks.get(done..done + same).unwrap_or_default();
-            self.encode_group(group, key.as_ref())?;
-            if let Some(k) = key {
-                self.key_ids.insert(k.id().clone());
-            }
-            done += same.max(1);
-        }
-        self.file
-            .append(&self.out)
-            .map_err(CommitLogError::io(&self.path, "writing"))?;
-        self.file_len += self.out.len() as u64;
-        self.logical_len += stream.len() as u64;
-        Ok(())
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        let result = encode_stream(&self.codec, &self.path, stream, &mut out)
+            .and_then(|ids| self.write_encoded(&out, stream.len() as u64, ids));
+        self.out = out;
+        result
     }
 
-    /// Appends the blocks of `chunks`, all under `key`, to `out`.
-    fn encode_group(
+    /// Appends blocks that [`encode_stream`] made for this file from `logical_len` bytes of
+    /// stream with the keys `key_ids`, in one write.
+    pub(crate) fn write_encoded(
         &mut self,
-        chunks: &[&[u8]],
-        key: Option<&Arc<Key>>,
+        blocks: &[u8],
+        logical_len: u64,
+        key_ids: BTreeSet<KeyId>,
     ) -> Result<(), CommitLogError> {
-        let max_block = max_chunk_block(self.codec.chunk_length());
-        let mut at = self.out.len();
-        let lens = self
-            .codec
-            .encoder()
-            .encode_batch_spaced(chunks, key, BLOCK_HEADER_LEN, &mut self.out)
-            .map_err(|source| CommitLogError::Encode {
-                file: self.path.clone(),
-                source: Box::new(source),
-            })?;
-        // Each frame follows the room left for its block header, which now gets its length.
-        for n in lens {
-            if n > max_block {
-                return Err(CommitLogError::Config {
-                    reason: format!("a frame of {n} bytes exceeds the {max_block} a block holds"),
-                });
-            }
-            let header = block_header(TAG_CHUNK, u32::try_from(n).unwrap_or(u32::MAX));
-            if let Some(slot) = self.out.get_mut(at..at + BLOCK_HEADER_LEN) {
-                slot.copy_from_slice(&header);
-            }
-            at += BLOCK_HEADER_LEN + n;
-        }
+        self.file
+            .append(blocks)
+            .map_err(CommitLogError::io(&self.path, "writing"))?;
+        self.file_len += blocks.len() as u64;
+        self.logical_len += logical_len;
+        self.key_ids.extend(key_ids);
         Ok(())
     }
 
@@ -227,6 +191,72 @@ impl LogWriter {
         self.sync()?;
         Ok(self.file_len + self.out.len() as u64)
     }
+}
+
+/// Encodes `stream` as the chunk blocks of `file` (see [`LogWriter::write`]), appending them
+/// to `out`; returns the ids of the keys used. Pure: it may run on any thread, ahead of the
+/// write.
+pub(crate) fn encode_stream(
+    codec: &LogCodec,
+    file: &Path,
+    stream: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<BTreeSet<KeyId>, CommitLogError> {
+    let mut ids = BTreeSet::new();
+    let chunks: Vec<&[u8]> = stream.chunks(codec.chunk_length()).collect();
+    let mut keys = Vec::with_capacity(chunks.len());
+    for _ in &chunks {
+        keys.push(codec.current_key(file)?);
+    }
+    let mut done = 0;
+    while let Some(key) = keys.get(done) {
+        let same = keys
+            .get(done..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|k| same_key(k, key))
+            .count();
+        let group = chunks.get(done..done + same).unwrap_or_default();
+        encode_group(codec, file, group, key.as_ref(), out)?;
+        if let Some(k) = key {
+            ids.insert(k.id().clone());
+        }
+        done += same.max(1);
+    }
+    Ok(ids)
+}
+
+/// Appends the blocks of `chunks`, all under `key`, to `out`.
+fn encode_group(
+    codec: &LogCodec,
+    file: &Path,
+    chunks: &[&[u8]],
+    key: Option<&Arc<Key>>,
+    out: &mut Vec<u8>,
+) -> Result<(), CommitLogError> {
+    let max_block = max_chunk_block(codec.chunk_length());
+    let mut at = out.len();
+    let lens = codec
+        .encoder()
+        .encode_batch_spaced(chunks, key, BLOCK_HEADER_LEN, out)
+        .map_err(|source| CommitLogError::Encode {
+            file: file.to_path_buf(),
+            source: Box::new(source),
+        })?;
+    // Each frame follows the room left for its block header, which now gets its length.
+    for n in lens {
+        if n > max_block {
+            return Err(CommitLogError::Config {
+                reason: format!("a frame of {n} bytes exceeds the {max_block} a block holds"),
+            });
+        }
+        let header = block_header(TAG_CHUNK, u32::try_from(n).unwrap_or(u32::MAX));
+        if let Some(slot) = out.get_mut(at..at + BLOCK_HEADER_LEN) {
+            slot.copy_from_slice(&header);
+        }
+        at += BLOCK_HEADER_LEN + n;
+    }
+    Ok(())
 }
 
 /// Whether two chunks get the same key (the same key id from the provider, or none).
