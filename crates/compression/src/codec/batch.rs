@@ -88,7 +88,6 @@ impl ChunkEncoder {
                 reason: format!("{t} has no block cipher key"),
             });
         };
-        let bs = t.algorithm.block_size();
         let iv_len = t.iv_len();
         // Frames with their plaintext (or compressed) body and its padding in place.
         let mut placed = Vec::with_capacity(chunks.len());
@@ -161,7 +160,6 @@ impl ChunkEncoder {
                 data,
             });
         }
-        debug_assert!(placed.iter().all(|p| p.payload_len % bs == 0));
         block_key
             .cbc_encrypt_lanes(&mut lanes)
             .map_err(|e| CompressionError::Compress {
