@@ -7,7 +7,8 @@
 //!
 //! Method (see `docs/performance.md`, "Engine"): wall clock, since both engines flush and
 //! compact on background threads; every variant runs each round, in an order rotated from
-//! round to round, so that a busy machine slows all of them alike; medians of the rounds.
+//! round to round, its fills back to back and its reads interleaved with the other variants'
+//! reads, so that a busy machine slows all of them alike; medians of the rounds.
 //! `CRYPTA_BENCH_ROWS`, `CRYPTA_BENCH_READS` and `CRYPTA_BENCH_ROUNDS` override the sizes,
 //! `CRYPTA_BENCH_ONLY` picks variants, `CRYPTA_BENCH_CHUNK_KB` sets crypta's `chunk_length_kb`.
 #![allow(
@@ -321,60 +322,105 @@ const WORKLOADS: [&str; 5] = [
     "readrandom (cache > data)",
 ];
 
-/// Random point reads of existing keys; reads/s.
-fn readrandom(v: Variant, s: &Store, data: &Data) -> f64 {
+/// Point reads of the rows `probes` (existing keys); reads/s.
+fn readrandom(v: Variant, s: &Store, data: &Data, probes: &[u32]) -> f64 {
     let t = Instant::now();
     let mut found = 0usize;
-    for &i in &data.probes {
+    for &i in probes {
         found += usize::from(s.get(data.key(i)));
     }
-    let r = data.probes.len() as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(found, data.probes.len(), "{}: keys missing", v.name());
+    let r = probes.len() as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(found, probes.len(), "{}: keys missing", v.name());
     r
 }
 
-/// One round of every workload on `v`, in fresh directories; ops/s of each.
-fn round(v: Variant, data: &Data) -> [f64; 5] {
+/// Read passes of each read workload per round, every variant in turn (median taken).
+const READ_PASSES: usize = 3;
+
+/// One round: every variant in `order`. Fills run variant after variant (each is seconds
+/// long); then the reads run variant by variant within each pass, so that the load of the
+/// machine changes little between the variants they compare. Ops/s per variant, in `vs`'s
+/// order.
+fn round(vs: &[Variant], order: &[usize], data: &Data) -> Vec<[f64; 5]> {
     let rows = data.rows as f64;
-    // fillseq: puts in key order, then the flush to SSTables.
-    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
-    let s = open(v, dir.path(), CACHE_MB, true);
-    let t = Instant::now();
-    for i in 0..data.rows as u32 {
-        s.put(data.key(i), data.value(i));
+    let mut out = vec![[0.0; 5]; vs.len()];
+    let mut stores: Vec<Option<(tempfile::TempDir, Store)>> = vs.iter().map(|_| None).collect();
+    for &i in order {
+        let v = vs[i];
+        // fillseq: puts in key order, then the flush to SSTables.
+        let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+        let s = open(v, dir.path(), CACHE_MB, true);
+        let t = Instant::now();
+        for k in 0..data.rows as u32 {
+            s.put(data.key(k), data.value(k));
+        }
+        s.flush();
+        out[i][0] = rows / t.elapsed().as_secs_f64();
+        s.close();
+        drop(dir);
+
+        // fillrandom: the same rows in random order, then the flush.
+        let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+        let s = open(v, dir.path(), CACHE_MB, true);
+        let t = Instant::now();
+        for &k in &data.shuffled {
+            s.put(data.key(k), data.value(k));
+        }
+        s.flush();
+        out[i][1] = rows / t.elapsed().as_secs_f64();
+        // Reads run on one sorted run on disk (untimed major compaction); the files are in
+        // the OS page cache.
+        s.compact();
+        stores[i] = Some((dir, s));
     }
-    s.flush();
-    let fillseq = rows / t.elapsed().as_secs_f64();
-    s.close();
-    drop(dir);
 
-    // fillrandom: the same rows in random order, then the flush.
-    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
-    let s = open(v, dir.path(), CACHE_MB, true);
-    let t = Instant::now();
-    for &i in &data.shuffled {
-        s.put(data.key(i), data.value(i));
+    // readrandom with 64 MiB caches: the first half of the probes warms them (untimed),
+    // then the timed pass of all of them.
+    let half = &data.probes[..data.probes.len() / 2];
+    for &i in order {
+        if let Some((_, s)) = &stores[i] {
+            readrandom(vs[i], s, data, half);
+            out[i][2] = readrandom(vs[i], s, data, &data.probes);
+        }
     }
-    s.flush();
-    let fillrandom = rows / t.elapsed().as_secs_f64();
-
-    // Reads on one sorted run on disk (untimed major compaction), caches starting empty of
-    // it; the files are in the OS page cache.
-    s.compact();
-    let read_small = readrandom(v, &s, data);
-    let t = Instant::now();
-    let n = s.scan_all();
-    let readseq = n as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(n, data.rows, "{}: scan saw {n} rows", v.name());
-    s.close();
-
-    // Reopened with a cache that holds the table, warmed by one untimed pass of the reads.
-    let s = open(v, dir.path(), BIG_CACHE_MB, false);
-    readrandom(v, &s, data);
-    let read_big = readrandom(v, &s, data);
-    s.close();
-    drop(dir);
-    [fillseq, fillrandom, read_small, readseq, read_big]
+    // readseq: full scans, every variant in turn, READ_PASSES times.
+    let mut seq: Vec<Vec<f64>> = vs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..READ_PASSES {
+        for &i in order {
+            if let Some((_, s)) = &stores[i] {
+                let t = Instant::now();
+                let n = s.scan_all();
+                seq[i].push(n as f64 / t.elapsed().as_secs_f64());
+                assert_eq!(n, data.rows, "{}: scan saw {n} rows", vs[i].name());
+            }
+        }
+    }
+    // Reopened with caches that hold the table, warmed by one untimed pass of the reads.
+    for &i in order {
+        if let Some((dir, s)) = stores[i].take() {
+            s.close();
+            let s = open(vs[i], dir.path(), BIG_CACHE_MB, false);
+            readrandom(vs[i], &s, data, &data.probes);
+            stores[i] = Some((dir, s));
+        }
+    }
+    let mut cached: Vec<Vec<f64>> = vs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..READ_PASSES {
+        for &i in order {
+            if let Some((_, s)) = &stores[i] {
+                cached[i].push(readrandom(vs[i], s, data, &data.probes));
+            }
+        }
+    }
+    for (i, slot) in stores.into_iter().enumerate() {
+        if let Some((dir, s)) = slot {
+            s.close();
+            drop(dir);
+        }
+        out[i][3] = median(&seq[i]);
+        out[i][4] = median(&cached[i]);
+    }
+    out
 }
 
 /// Where the stores live: `CRYPTA_BENCH_DIR`, or the target directory (a real disk, not a
@@ -416,9 +462,10 @@ fn summary(data: &Data, rounds: usize) {
     for r in 0..rounds {
         let before = loadavg();
         let start = Instant::now();
-        for k in 0..vs.len() {
-            let i = (k + r) % vs.len();
-            let f = round(vs[i], data);
+        let order: Vec<usize> = (0..vs.len()).map(|k| (k + r) % vs.len()).collect();
+        let figures = round(&vs, &order, data);
+        for &i in &order {
+            let f = figures[i];
             println!(
                 "round {r} {:<28} fillseq {:>8.0} fillrandom {:>8.0} readrandom {:>8.0} readseq {:>9.0} readrandom-cached {:>8.0}",
                 vs[i].name(),
