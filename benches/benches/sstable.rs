@@ -25,7 +25,7 @@ use crypta_sstable::{ChunkCache, Entry, Sstable, SstableWriter, WriterOptions};
 
 /// Entries per table: 60,000 entries of about 130 bytes, 7.9 MB of entry stream.
 const ENTRIES: u64 = 60_000;
-const LOOKUPS: usize = 2_000;
+const LOOKUPS: usize = 10_000;
 
 fn codecs() -> Vec<(&'static str, CompressionOptions)> {
     let opts = |pairs: &[(&str, &str)]| {
@@ -230,7 +230,7 @@ fn pread_cost(path: &Path, keys: Arc<dyn KeyProvider>) -> Duration {
 
 /// Rounds of every codec in turn, so that a busy machine slows all of them alike; medians.
 fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
-    const ROUNDS: usize = 7;
+    const ROUNDS: usize = 9;
     let load_before = load_average();
     let codecs = codecs();
     let mut all: Vec<Figures> = codecs.iter().map(|_| Figures::default()).collect();

@@ -2,11 +2,15 @@
 //! timestamp), cut into chunks that pass through the table's codec (plain, compressed,
 //! encrypted), with a sampled index, a bloom filter and checksummed metadata.
 //!
-//! - [`SstableWriter`] takes entries in key order and streams them to disk chunk by chunk;
-//!   its memory is a few chunks plus the bloom filter, whatever the table's size. The file
-//!   appears under its name only when complete and synced.
+//! - [`SstableWriter`] takes entries in key order and streams them to disk chunk by chunk,
+//!   each full chunk encoded and written by an encoder thread while the caller fills the next
+//!   (the thread lives only as long as the writer); its memory is a few chunks plus the bloom
+//!   filter, whatever the table's size. The file appears under its name only when complete
+//!   and synced.
 //! - [`Sstable`] opens a table, checks every component but the data at open, and serves
-//!   point lookups ([`Sstable::get`]: bloom filter, index, one chunk) and range scans
+//!   point lookups ([`Sstable::get`]: bloom filter, index, one chunk; without a cache, in a
+//!   plaintext or uncompressed ECB/CBC table, the chunk's whole frame is checked and only the
+//!   cipher blocks the lookup reads are decrypted) and range scans
 //!   ([`Sstable::range`], a streaming iterator). A [`ChunkCache`] shared by tables keeps hot
 //!   decoded chunks.
 //! - [`verify`] reads and checks everything; [`key_ids`] lists the keys a file needs without

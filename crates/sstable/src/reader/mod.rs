@@ -177,7 +177,9 @@ impl Sstable {
     }
 
     /// The entry for `key`, if the table has one: the bloom filter, then the index, then one
-    /// chunk decoded (or taken from the cache, which it fills).
+    /// chunk decoded (or taken from the cache, which it fills). Without a cache, in a table
+    /// whose codec allows it (plaintext, uncompressed ECB or CBC), the chunk's frame is
+    /// checked whole (CRC first) and only the cipher blocks the lookup reads are decrypted.
     pub fn get(&self, key: &[u8]) -> Result<Option<Entry>, SstableError> {
         let t = &self.inner;
         let (Some(min), Some(max)) = (&t.metadata.min_key, &t.metadata.max_key) else {
