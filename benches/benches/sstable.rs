@@ -156,6 +156,10 @@ fn wall_median(runs: usize, mut f: impl FnMut()) -> Duration {
 #[derive(Default)]
 struct Figures {
     write_mb_s: Vec<f64>,
+    /// Writes per CPU second of the calling thread only (what wall-clock approaches when the
+    /// encoder thread has a core of its own), and of all threads (the work done in all).
+    write_caller_cpu_mb_s: Vec<f64>,
+    write_all_cpu_mb_s: Vec<f64>,
     cold_lookups_s: Vec<f64>,
     warm_lookups_s: Vec<f64>,
     scan_mb_s: Vec<f64>,
@@ -178,7 +182,9 @@ fn measure_once(
 ) {
     let path = dir.join(format!("{name}.db"));
     let mut data_len = 0;
+    let (cpu0, all0) = (thread_cpu_time(), process_cpu_time());
     let w = wall_median(1, || data_len = write(&path, opts, keys.clone(), data));
+    let (cpu1, all1) = (thread_cpu_time(), process_cpu_time());
     let mb = data_len as f64 / 1e6;
     let probes = lookup_keys(data);
     let cold = Sstable::open(&path, keys.clone(), None).unwrap();
@@ -206,6 +212,10 @@ fn measure_once(
         assert_eq!(n, ENTRIES);
     });
     f.write_mb_s.push(mb / w.as_secs_f64());
+    f.write_caller_cpu_mb_s
+        .push(mb / cpu1.saturating_sub(cpu0).as_secs_f64());
+    f.write_all_cpu_mb_s
+        .push(mb / all1.saturating_sub(all0).as_secs_f64());
     f.cold_lookups_s.push(LOOKUPS as f64 / c.as_secs_f64());
     f.warm_lookups_s.push(LOOKUPS as f64 / h.as_secs_f64());
     f.scan_mb_s.push(mb / s.as_secs_f64());
@@ -285,6 +295,22 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
             v[3] / base[3],
         );
     }
+    println!(
+        "write in CPU time (not the figure quoted: the encoder thread's work is not the caller's): MB per CPU second of the calling thread, and of all threads"
+    );
+    let c0 = med(&all[0].write_caller_cpu_mb_s);
+    let a0 = med(&all[0].write_all_cpu_mb_s);
+    for ((name, _), f) in codecs.iter().zip(&all) {
+        let (c, a) = (med(&f.write_caller_cpu_mb_s), med(&f.write_all_cpu_mb_s));
+        println!(
+            "{:<20} caller {:>6.0} MB/s {:>5.2}   all threads {:>6.0} MB/s {:>5.2}",
+            name,
+            c,
+            c / c0,
+            a,
+            a / a0
+        );
+    }
     let p = pread_cost(&dir.join("aes128-cbc.db"), keys);
     println!(
         "pread of one chunk frame (what a pread reader adds per cold lookup): {:.2} us; a cold aes128-cbc lookup takes {:.2} us, a cold plaintext one {:.2} us",
@@ -292,6 +318,15 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
         1e6 / m(&all[2])[1],
         1e6 / base[1]
     );
+}
+
+/// CPU time of every thread of this process (the writer's encoder thread included).
+fn process_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// `/proc/loadavg`'s first three fields, for the record of how busy the machine was.
