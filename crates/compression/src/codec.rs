@@ -125,18 +125,7 @@ impl ChunkEncoder {
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
             scratch.clear();
-            // Compress, keeping the compressed form only if it is smaller.
-            let (compressor, body): (Option<Compressor>, &[u8]) = match self.compressor {
-                Some(c) => {
-                    compress(c, plaintext, &mut scratch)?;
-                    if scratch.len() < plaintext.len() {
-                        (Some(c), scratch.as_slice())
-                    } else {
-                        (None, plaintext)
-                    }
-                }
-                None => (None, plaintext),
-            };
+            let (compressor, body) = compress_if_smaller(self.compressor, plaintext, &mut scratch)?;
             match prepared {
                 None => {
                     write_header(
@@ -228,13 +217,7 @@ impl ChunkDecoder {
             scratch.clear();
             let body: &[u8] = match (&h.transformation, &h.key_id) {
                 (Some(t), Some(id)) => {
-                    let keys = keys.ok_or(CompressionError::KeyRequired(
-                        "the chunk is encrypted but no key provider was given",
-                    ))?;
-                    let key = keys.key_by_id(id).map_err(|source| CompressionError::Key {
-                        key_id: id.clone(),
-                        source,
-                    })?;
+                    let key = key_for_frame(keys, id)?;
                     let p = self.cache.prepared(*t, &key)?;
                     let iv = buf
                         .get(h.iv_offset..h.iv_offset + h.iv_len)
@@ -289,4 +272,36 @@ pub fn frame_key_id(buf: &[u8], max_plaintext: usize) -> Result<Option<KeyId>, C
     let h = parse_header(buf, max_plaintext)?;
     check_crc(buf, &h)?;
     Ok(h.key_id)
+}
+
+/// Compresses `chunk` into `scratch` with `compressor`, if any, and keeps the compressed form
+/// only if it is smaller: the compressor the frame records (none when the chunk is stored as
+/// it is) and the body to encrypt.
+pub(crate) fn compress_if_smaller<'a>(
+    compressor: Option<Compressor>,
+    chunk: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> Result<(Option<Compressor>, &'a [u8]), CompressionError> {
+    if let Some(c) = compressor {
+        compress(c, chunk, scratch)?;
+        if scratch.len() < chunk.len() {
+            return Ok((Some(c), scratch.as_slice()));
+        }
+    }
+    Ok((None, chunk))
+}
+
+/// The key an encrypted frame names, from `keys`: an error if no provider was given or the
+/// provider cannot give that key (naming the key id).
+pub(crate) fn key_for_frame(
+    keys: Option<&dyn KeyProvider>,
+    id: &KeyId,
+) -> Result<Arc<Key>, CompressionError> {
+    let keys = keys.ok_or(CompressionError::KeyRequired(
+        "the chunk is encrypted but no key provider was given",
+    ))?;
+    keys.key_by_id(id).map_err(|source| CompressionError::Key {
+        key_id: id.clone(),
+        source,
+    })
 }

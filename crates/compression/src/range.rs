@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crypta_keys::KeyProvider;
 
 use crate::cipher::{PreparedKey, pkcs5_pad_len};
+use crate::codec::key_for_frame;
 use crate::frame::{check_crc, parse_header};
 use crate::{ChunkDecoder, CompressionError, FrameHeader, Mode};
 
@@ -103,13 +104,7 @@ impl ChunkDecoder {
                 kind: Kind::Plain,
             });
         };
-        let keys = keys.ok_or(CompressionError::KeyRequired(
-            "the chunk is encrypted but no key provider was given",
-        ))?;
-        let key = keys.key_by_id(id).map_err(|source| CompressionError::Key {
-            key_id: id.clone(),
-            source,
-        })?;
+        let key = key_for_frame(keys, id)?;
         let prepared = self.cache.prepared(t, &key)?;
         let block = t.algorithm.block_size();
         let len = header.payload_len;

@@ -76,16 +76,15 @@ impl KeyRegistry {
                 if path == default_path {
                     return Ok(self.default_local.clone());
                 }
-                let path = &path;
                 let mut others = self
                     .other_local
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                if let Some(p) = others.get(path) {
+                if let Some(p) = others.get(&path) {
                     return Ok(p.clone());
                 }
-                let p = Arc::new(LocalKeyProvider::open(path)?);
-                others.insert(path.clone(), p.clone());
+                let p = Arc::new(LocalKeyProvider::open(&path)?);
+                others.insert(path, p.clone());
                 Ok(p)
             }
             KeyProviderChoice::Kmip { group } => self

@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use crypta_keys::Key;
 
-use super::{ChunkEncoder, SCRATCH};
+use super::{ChunkEncoder, SCRATCH, compress_if_smaller};
 use crate::cipher::{Lane, PreparedKey, ciphertext_len};
-use crate::compress::compress;
 use crate::frame::write_header;
-use crate::{CompressionError, Compressor, Mode};
+use crate::{CompressionError, Mode};
 
 /// Where one frame of a batch lies in the output.
 struct Placed {
@@ -101,17 +100,7 @@ impl ChunkEncoder {
                     });
                 }
                 scratch.clear();
-                let (compressor, body): (Option<Compressor>, &[u8]) = match self.compressor {
-                    Some(c) => {
-                        compress(c, chunk, &mut scratch)?;
-                        if scratch.len() < chunk.len() {
-                            (Some(c), scratch.as_slice())
-                        } else {
-                            (None, chunk)
-                        }
-                    }
-                    None => (None, chunk),
-                };
+                let (compressor, body) = compress_if_smaller(self.compressor, chunk, &mut scratch)?;
                 let mut iv = [0u8; 16];
                 let iv_bytes = iv.get_mut(..iv_len).unwrap_or_default();
                 ivs(iv_bytes)?;
