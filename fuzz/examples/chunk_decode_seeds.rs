@@ -1,11 +1,15 @@
 //! Writes the seed corpus of the `chunk_decode` target and the key file it decodes with:
 //! `cargo run --example chunk_decode_seeds` (from `fuzz/`). A few small frames per codec
-//! class and cipher, and one stream of two frames.
+//! class and cipher, and one stream of two frames, named `v<frame version>-NN-...`; the seeds
+//! of earlier frame versions stay (the decoder still reads them), so the key file is reused
+//! when it exists.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crypta_compression::{ChunkEncoder, CompressionOptions};
+use std::os::unix::fs::PermissionsExt;
+
+use crypta_compression::{ChunkEncoder, CompressionOptions, FRAME_VERSION};
 use crypta_keys::{KeyProvider, LocalKeyProvider};
 
 fn options(class: &str, cipher: Option<(&str, u32)>) -> CompressionOptions {
@@ -24,6 +28,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seeds = root.join("seeds/chunk_decode");
     std::fs::create_dir_all(&seeds)?;
     let tmp = std::env::temp_dir().join(format!("crypta-seeds-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let fixture = root.join("fixtures/chunk_decode.keys");
+    if fixture.exists() {
+        std::fs::copy(&fixture, tmp.join("keys"))?;
+        std::fs::set_permissions(tmp.join("keys"), std::fs::Permissions::from_mode(0o600))?;
+    }
     let keys = LocalKeyProvider::open(tmp.join("keys"))?;
     let text: Vec<u8> = (0..40)
         .flat_map(|i| format!("row-{i:04} value=alpha beta {};", i % 7).into_bytes())
@@ -31,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut n = 0;
     let mut write = |name: &str, bytes: &[u8]| -> std::io::Result<()> {
         n += 1;
-        std::fs::write(seeds.join(format!("{n:02}-{name}")), bytes)
+        std::fs::write(seeds.join(format!("v{FRAME_VERSION}-{n:02}-{name}")), bytes)
     };
     let ciphers = [
         ("AES/CBC/PKCS5Padding", 128),

@@ -12,7 +12,7 @@ use crypta_keys::{Key, KeyId, KeyProvider};
 
 use crate::cipher::{PreparedKey, ciphertext_len, prepare};
 use crate::compress::{compress, decompress};
-use crate::frame::{check_crc, parse_header, write_header};
+use crate::frame::{check_all, check_header, parse_header, seal, write_header};
 use crate::{CompressionError, CompressionOptions, Compressor, Transformation};
 
 /// How many prepared keys a codec keeps (key schedules are cheap for AES, not for Blowfish).
@@ -126,9 +126,9 @@ impl ChunkEncoder {
             let mut scratch = cell.borrow_mut();
             scratch.clear();
             let (compressor, body) = compress_if_smaller(self.compressor, plaintext, &mut scratch)?;
-            match prepared {
+            let frame = match prepared {
                 None => {
-                    write_header(
+                    let frame = write_header(
                         out,
                         compressor,
                         None,
@@ -138,13 +138,14 @@ impl ChunkEncoder {
                         &[],
                     )?;
                     out.extend_from_slice(body);
+                    frame
                 }
                 Some((t, key, p)) => {
                     let mut iv = [0u8; 16];
                     let iv = iv.get_mut(..t.iv_len()).unwrap_or_default();
                     getrandom::fill(iv).map_err(|e| CompressionError::Rng(e.to_string()))?;
                     let payload_len = ciphertext_len(t, body.len());
-                    write_header(
+                    let frame = write_header(
                         out,
                         compressor,
                         Some(t),
@@ -155,18 +156,19 @@ impl ChunkEncoder {
                     )?;
                     let header_end = out.len();
                     out.resize(header_end + payload_len, 0);
-                    // The header is GCM's additional authenticated data.
+                    // The header up to the segment shift is GCM's additional authenticated
+                    // data (the checksums after it are of the ciphertext).
                     let (head, payload) = out.split_at_mut(header_end);
-                    let aad = head.get(start..).unwrap_or_default();
+                    let aad = head.get(frame.aad_range()).unwrap_or_default();
                     p.encrypt(t.mode, iv, aad, body, payload).map_err(|e| {
                         CompressionError::Compress {
                             reason: format!("encryption with key {} failed: {e:?}", key.id()),
                         }
                     })?;
+                    frame
                 }
-            }
-            let crc = crc32fast::hash(out.get(start..).unwrap_or_default());
-            out.extend_from_slice(&crc.to_le_bytes());
+            };
+            seal(out, &frame)?;
             Ok(out.len() - start)
         })
     }
@@ -207,7 +209,7 @@ impl ChunkDecoder {
         out: &mut Vec<u8>,
     ) -> Result<usize, CompressionError> {
         let h = parse_header(buf, self.max_plaintext)?;
-        check_crc(buf, &h)?;
+        check_all(buf, &h)?;
         let payload = buf
             .get(h.payload_offset..h.payload_offset + h.payload_len)
             .unwrap_or_default();
@@ -222,7 +224,7 @@ impl ChunkDecoder {
                     let iv = buf
                         .get(h.iv_offset..h.iv_offset + h.iv_len)
                         .unwrap_or_default();
-                    let aad = buf.get(..h.payload_offset).unwrap_or_default();
+                    let aad = buf.get(..h.aad_len).unwrap_or_default();
                     let target: &mut Vec<u8> = if h.compressor.is_some() {
                         &mut scratch
                     } else {
@@ -267,10 +269,11 @@ impl ChunkDecoder {
 }
 
 /// The id of the key a frame was encrypted with (`None` for a plaintext frame), read from
-/// its header without decrypting anything. The frame's CRC is checked.
+/// its header without decrypting anything. The header's checksum is checked (in a version 1
+/// frame, the whole frame's).
 pub fn frame_key_id(buf: &[u8], max_plaintext: usize) -> Result<Option<KeyId>, CompressionError> {
     let h = parse_header(buf, max_plaintext)?;
-    check_crc(buf, &h)?;
+    check_header(buf, &h)?;
     Ok(h.key_id)
 }
 

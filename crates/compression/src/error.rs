@@ -39,8 +39,11 @@ pub enum CompressionError {
     },
 
     /// The frame's checksum does not match its bytes.
-    #[error("chunk checksum mismatch: stored {stored:08x}, computed {computed:08x}")]
+    #[error("chunk checksum mismatch in {region}: stored {stored:08x}, computed {computed:08x}")]
     ChecksumMismatch {
+        /// What the checksum covers: the frame's header, a payload segment (with its byte
+        /// range in the frame) or, in version 1 frames, the whole frame.
+        region: String,
         /// The CRC32 stored in the frame.
         stored: u32,
         /// The CRC32 of the bytes read.
@@ -55,7 +58,7 @@ pub enum CompressionError {
     },
 
     /// A frame of a format version this build cannot read.
-    #[error("unsupported chunk frame version {0} (this build reads version 1)")]
+    #[error("unsupported chunk frame version {0} (this build reads versions 1 and 2)")]
     UnsupportedVersion(u8),
 
     /// A chunk declares more plaintext than the file's chunk length allows.

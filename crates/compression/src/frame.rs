@@ -1,5 +1,11 @@
 //! The chunk frame, byte by byte as in `docs/format/chunk.md`.
+//!
+//! Version 2 (written) checksums the header and each segment of the payload apart, so that
+//! a read of part of a chunk checks only the segments it uses; version 1 (still read) has
+//! one CRC32 over the whole frame, at its end.
 #![deny(clippy::indexing_slicing)]
+
+use std::ops::Range;
 
 use crypta_keys::wire::{Reader, WireError, WriteLe};
 use crypta_keys::{Algorithm, KeyId};
@@ -7,15 +13,25 @@ use crypta_keys::{Algorithm, KeyId};
 use crate::{CompressionError, Compressor, Mode, Transformation};
 
 /// The frame format version written.
-pub const FRAME_VERSION: u8 = 1;
+pub const FRAME_VERSION: u8 = 2;
 
-/// Bytes of a frame besides its key id, IV and payload: the fixed header and the CRC.
-pub const FRAME_FIXED_OVERHEAD: usize = 14 + 4;
+/// log2 of the payload segment size written: 4 KiB segments, each with its own CRC32.
+pub const SEGMENT_SHIFT: u8 = 12;
+
+/// The segment shifts a version 2 frame may declare: 1 KiB to 64 KiB segments (a multiple
+/// of every cipher's block size).
+const SEGMENT_SHIFTS: std::ops::RangeInclusive<u8> = 10..=16;
+
+/// Bytes of a version 2 frame besides its key id, IV, segment checksums and payload: the
+/// fixed header, the segment shift and the header CRC.
+pub const FRAME_FIXED_OVERHEAD: usize = 14 + 1 + 4;
 
 /// The most bytes a frame can add to its plaintext: header, the longest key id and IV, the
-/// worst compression expansion, a padding block or GCM tag, and the CRC.
+/// segment checksums, the worst compression expansion and a padding block or GCM tag.
 pub fn max_frame_overhead(plaintext_len: usize) -> usize {
-    FRAME_FIXED_OVERHEAD + 255 + 16 + max_expansion(plaintext_len) + 16
+    let max_payload = plaintext_len + max_expansion(plaintext_len) + 16;
+    FRAME_FIXED_OVERHEAD + 255 + 16 + 4 * max_payload.div_ceil(1 << SEGMENT_SHIFT) + max_payload
+        - plaintext_len
 }
 
 /// The worst growth of `len` bytes through deflate or LZ4.
@@ -26,6 +42,8 @@ fn max_expansion(len: usize) -> usize {
 /// The fixed-size part of a frame and the positions of its variable parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
+    /// The frame format version (1 or 2).
+    pub version: u8,
     /// Compressor applied to the plaintext, if any.
     pub compressor: Option<Compressor>,
     /// Cipher, if encrypted.
@@ -40,14 +58,55 @@ pub struct FrameHeader {
     pub iv_offset: usize,
     /// IV length (0 for ECB and plaintext).
     pub iv_len: usize,
-    /// Offset of the payload within the frame (also the length of the authenticated header).
+    /// Length of the header GCM authenticates (its additional authenticated data): version 2
+    /// from the version byte to the segment shift, version 1 the whole header.
+    pub aad_len: usize,
+    /// Version 2: the payload segments and where their checksums are.
+    pub segments: Option<Segments>,
+    /// Offset of the payload within the frame.
     pub payload_offset: usize,
 }
 
+/// How a version 2 frame's payload is cut into checksummed segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segments {
+    /// log2 of the segment size.
+    pub shift: u8,
+    /// Bytes before each segment (but the first) that its checksum covers as well: a CBC
+    /// frame's cipher block size (the chaining block its first block decrypts with), else 0.
+    pub overlap: usize,
+    /// Offset of the first segment CRC32 within the frame; the header CRC32 follows the last.
+    pub table_offset: usize,
+}
+
+impl Segments {
+    /// The segment size in bytes.
+    pub fn size(&self) -> usize {
+        1 << self.shift
+    }
+}
+
 impl FrameHeader {
-    /// Total frame length: header, payload and CRC.
+    /// Total frame length: header (with the checksums) and payload, and for version 1 the
+    /// trailing CRC.
     pub fn frame_len(&self) -> usize {
-        self.payload_offset + self.payload_len + 4
+        match self.segments {
+            Some(_) => self.payload_offset + self.payload_len,
+            None => self.payload_offset + self.payload_len + 4,
+        }
+    }
+
+    /// The number of payload segments (version 2; 0 for version 1).
+    pub fn segment_count(&self) -> usize {
+        self.segments
+            .map_or(0, |s| self.payload_len.div_ceil(s.size()))
+    }
+
+    /// Payload bytes (relative to the payload) segment `i`'s checksum covers.
+    fn segment_range(&self, s: &Segments, i: usize) -> Range<usize> {
+        let start = (i << s.shift).saturating_sub(if i == 0 { 0 } else { s.overlap });
+        let end = ((i + 1) << s.shift).min(self.payload_len);
+        start..end
     }
 }
 
@@ -73,7 +132,36 @@ fn malformed(e: WireError) -> CompressionError {
     }
 }
 
-/// Writes the header of a frame (everything before the payload) to `out`.
+/// A frame whose header is written and whose payload is being filled in: [`seal`] then
+/// writes its checksums.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unsealed {
+    frame_start: usize,
+    table_offset: usize,
+    payload_start: usize,
+    payload_len: usize,
+    overlap: usize,
+}
+
+impl Unsealed {
+    /// Where the payload starts in the output buffer.
+    pub(crate) fn payload_start(&self) -> usize {
+        self.payload_start
+    }
+
+    /// Where the frame starts in the output buffer.
+    pub(crate) fn frame_start(&self) -> usize {
+        self.frame_start
+    }
+
+    /// Bytes of the frame's header GCM authenticates, from the frame's start.
+    pub(crate) fn aad_range(&self) -> Range<usize> {
+        self.frame_start..self.table_offset
+    }
+}
+
+/// Writes the header of a version 2 frame (everything before the payload) to `out`, with
+/// room for its checksums, which [`seal`] writes once the payload follows.
 pub(crate) fn write_header(
     out: &mut Vec<u8>,
     compressor: Option<Compressor>,
@@ -82,10 +170,11 @@ pub(crate) fn write_header(
     payload_len: usize,
     key_id: Option<&KeyId>,
     iv: &[u8],
-) -> Result<(), CompressionError> {
+) -> Result<Unsealed, CompressionError> {
     let too_long = |what: &str| CompressionError::Compress {
         reason: format!("{what} does not fit a chunk frame"),
     };
+    let frame_start = out.len();
     out.put_u8(FRAME_VERSION);
     out.put_u8(compressor_code(compressor));
     match transformation {
@@ -103,7 +192,82 @@ pub(crate) fn write_header(
     out.put_bytes_u8(key_id.map(|k| k.as_str().as_bytes()).unwrap_or_default())
         .ok_or_else(|| too_long("key id"))?;
     out.put_bytes_u8(iv).ok_or_else(|| too_long("iv"))?;
+    out.put_u8(SEGMENT_SHIFT);
+    let table_offset = out.len();
+    let segments = payload_len.div_ceil(1 << SEGMENT_SHIFT);
+    out.resize(table_offset + 4 * segments + 4, 0);
+    Ok(Unsealed {
+        frame_start,
+        table_offset,
+        payload_start: out.len(),
+        payload_len,
+        overlap: chaining_overlap(transformation),
+    })
+}
+
+/// Writes the segment checksums and the header checksum of a frame whose payload is in place
+/// in `out`.
+pub(crate) fn seal(out: &mut [u8], f: &Unsealed) -> Result<(), CompressionError> {
+    let layout = || CompressionError::Compress {
+        reason: "chunk frame layout does not fit its buffer".into(),
+    };
+    let (head, rest) = out
+        .split_at_mut_checked(f.payload_start)
+        .ok_or_else(layout)?;
+    let payload = rest.get(..f.payload_len).ok_or_else(layout)?;
+    let table = head
+        .get_mut(f.table_offset..f.payload_start)
+        .ok_or_else(layout)?;
+    let size = 1usize << SEGMENT_SHIFT;
+    let crcs = table
+        .get_mut(..table.len().saturating_sub(4))
+        .ok_or_else(layout)?;
+    for (i, slot) in crcs.chunks_exact_mut(4).enumerate() {
+        let start = (i * size).saturating_sub(if i == 0 { 0 } else { f.overlap });
+        let end = ((i + 1) * size).min(f.payload_len);
+        let crc = crc32fast::hash(payload.get(start..end).ok_or_else(layout)?);
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
+    let crc_at = f.payload_start - 4;
+    let crc = crc32fast::hash(head.get(f.frame_start..crc_at).ok_or_else(layout)?);
+    head.get_mut(crc_at..f.payload_start)
+        .ok_or_else(layout)?
+        .copy_from_slice(&crc.to_le_bytes());
     Ok(())
+}
+
+/// Recomputes every checksum of the frame at the start of `buf` from its bytes as they are
+/// (for [`crate::hazmat::reseal_frame`]); returns the frame's length.
+pub(crate) fn reseal(buf: &mut [u8], max_plaintext: usize) -> Result<usize, CompressionError> {
+    let h = parse_header(buf, max_plaintext)?;
+    match h.segments {
+        Some(s) => seal(
+            buf,
+            &Unsealed {
+                frame_start: 0,
+                table_offset: s.table_offset,
+                payload_start: h.payload_offset,
+                payload_len: h.payload_len,
+                overlap: s.overlap,
+            },
+        )?,
+        None => {
+            let end = h.payload_offset + h.payload_len;
+            let crc = crc32fast::hash(buf.get(..end).ok_or_else(truncated)?);
+            buf.get_mut(end..end + 4)
+                .ok_or_else(truncated)?
+                .copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    Ok(h.frame_len())
+}
+
+/// Bytes before a segment that its checksum covers too (see [`Segments::overlap`]).
+fn chaining_overlap(t: Option<Transformation>) -> usize {
+    match t {
+        Some(t) if t.mode == Mode::Cbc => t.algorithm.block_size(),
+        _ => 0,
+    }
 }
 
 /// Parses a frame's header from the start of `buf` (which may hold more frames after it),
@@ -113,7 +277,7 @@ pub(crate) fn write_header(
 pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, CompressionError> {
     let mut r = Reader::new(buf);
     let version = r.u8("frame version").map_err(malformed)?;
-    if version != FRAME_VERSION {
+    if version != 1 && version != 2 {
         return Err(CompressionError::UnsupportedVersion(version));
     }
     let compressor = match r.u8("compressor").map_err(malformed)? {
@@ -207,7 +371,34 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
             ),
         });
     }
+    let aad_len;
+    let segments = if version == 1 {
+        aad_len = r.position();
+        None
+    } else {
+        let at = r.position();
+        let shift = r.u8("segment shift").map_err(malformed)?;
+        if !SEGMENT_SHIFTS.contains(&shift) {
+            return Err(CompressionError::Malformed {
+                reason: format!(
+                    "segment shift {shift} at offset {at} is outside {}..={}",
+                    SEGMENT_SHIFTS.start(),
+                    SEGMENT_SHIFTS.end()
+                ),
+            });
+        }
+        aad_len = r.position();
+        let count = payload_len.div_ceil(1 << shift);
+        r.take(4 * count + 4, "segment checksums")
+            .map_err(malformed)?;
+        Some(Segments {
+            shift,
+            overlap: chaining_overlap(transformation),
+            table_offset: aad_len,
+        })
+    };
     let header = FrameHeader {
+        version,
         compressor,
         transformation,
         plaintext_len,
@@ -215,6 +406,8 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
         key_id,
         iv_offset: iv_at + 1,
         iv_len: iv.len(),
+        aad_len,
+        segments,
         payload_offset: r.position(),
     };
     let need = header.frame_len();
@@ -226,18 +419,107 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
     Ok(header)
 }
 
-/// Checks the CRC32 of the frame described by `h` at the start of `buf`.
-pub(crate) fn check_crc(buf: &[u8], h: &FrameHeader) -> Result<(), CompressionError> {
-    let body_end = h.payload_offset + h.payload_len;
-    let (Some(body), Some(crc)) = (buf.get(..body_end), buf.get(body_end..body_end + 4)) else {
-        return Err(CompressionError::Malformed {
+fn stored_crc(buf: &[u8], at: usize) -> Result<u32, CompressionError> {
+    buf.get(at..at + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| CompressionError::Malformed {
             reason: "frame is truncated".into(),
-        });
-    };
-    let stored = u32::from_le_bytes(crc.try_into().unwrap_or_default());
-    let computed = crc32fast::hash(body);
+        })
+}
+
+fn compare(
+    region: impl FnOnce() -> String,
+    stored: u32,
+    bytes: &[u8],
+) -> Result<(), CompressionError> {
+    let computed = crc32fast::hash(bytes);
     if stored != computed {
-        return Err(CompressionError::ChecksumMismatch { stored, computed });
+        return Err(CompressionError::ChecksumMismatch {
+            region: region(),
+            stored,
+            computed,
+        });
     }
     Ok(())
+}
+
+/// Checks what must hold before any byte of the frame described by `h` at the start of `buf`
+/// is used: version 2, the header's CRC32 (which covers the segment checksums); version 1, the
+/// CRC32 of the whole frame.
+pub(crate) fn check_header(buf: &[u8], h: &FrameHeader) -> Result<(), CompressionError> {
+    match h.segments {
+        Some(_) => {
+            let crc_at = h.payload_offset - 4;
+            let header = buf.get(..crc_at).ok_or_else(truncated)?;
+            compare(|| "the header".into(), stored_crc(buf, crc_at)?, header)
+        }
+        None => {
+            let body_end = h.payload_offset + h.payload_len;
+            let body = buf.get(..body_end).ok_or_else(truncated)?;
+            compare(|| "the frame".into(), stored_crc(buf, body_end)?, body)
+        }
+    }
+}
+
+/// Checks the checksums of the payload segments that cover payload bytes `range` (version
+/// 2; version 1 frames were checked whole by [`check_header`]), skipping and then marking
+/// those `done` says were checked already (one bit per segment).
+pub(crate) fn check_segments(
+    buf: &[u8],
+    h: &FrameHeader,
+    range: Range<usize>,
+    done: &mut Vec<u64>,
+) -> Result<(), CompressionError> {
+    let Some(s) = h.segments else {
+        return Ok(());
+    };
+    if range.is_empty() {
+        return Ok(());
+    }
+    let payload = buf
+        .get(h.payload_offset..h.payload_offset + h.payload_len)
+        .ok_or_else(truncated)?;
+    let last = ((range.end - 1) >> s.shift).min(h.segment_count().saturating_sub(1));
+    for i in (range.start >> s.shift)..=last {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        if done.len() <= word {
+            done.resize(word + 1, 0);
+        }
+        if done.get(word).is_some_and(|w| w & bit != 0) {
+            continue;
+        }
+        let covered = h.segment_range(&s, i);
+        let bytes = payload.get(covered.clone()).ok_or_else(truncated)?;
+        let stored = stored_crc(buf, s.table_offset + 4 * i)?;
+        compare(
+            || {
+                format!(
+                    "payload segment {i} (frame bytes {}..{})",
+                    h.payload_offset + covered.start,
+                    h.payload_offset + covered.end
+                )
+            },
+            stored,
+            bytes,
+        )?;
+        if let Some(w) = done.get_mut(word) {
+            *w |= bit;
+        }
+    }
+    Ok(())
+}
+
+/// Checks every checksum of the frame: header and all segments (version 2), or the whole
+/// frame's (version 1).
+pub(crate) fn check_all(buf: &[u8], h: &FrameHeader) -> Result<(), CompressionError> {
+    check_header(buf, h)?;
+    let mut done = Vec::new();
+    check_segments(buf, h, 0..h.payload_len, &mut done)
+}
+
+fn truncated() -> CompressionError {
+    CompressionError::Malformed {
+        reason: "frame is truncated".into(),
+    }
 }

@@ -14,6 +14,13 @@ use crypta_keys::{Key, KeyId};
 use crate::cipher::{PreparedKey, ciphertext_len, prepare};
 use crate::{CompressionError, Transformation};
 
+/// Recomputes every checksum of the chunk frame at the start of `frame` from its bytes as they
+/// are, as someone who altered the frame would; returns the frame's length. For tests that
+/// need a change to reach the cipher (checksums are not a MAC: only GCM's tag stops this).
+pub fn reseal_frame(frame: &mut [u8], max_plaintext: usize) -> Result<usize, CompressionError> {
+    crate::frame::reseal(frame, max_plaintext)
+}
+
 /// One transformation with its key schedule computed. `Debug` shows the transformation and
 /// the key id, never key material (which the key schedule holds, zeroized on drop by the
 /// cipher crates).

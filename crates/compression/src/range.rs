@@ -11,12 +11,16 @@
 //! (releasing unverified plaintext is what an AEAD forbids), so those frames are decoded whole
 //! by `check_frame` and reads copy from that.
 //!
-//! What `check_frame` checks before any read is what [`ChunkDecoder::decode`] checks, so a
-//! frame is accepted by one exactly when it is by the other: header, CRC32 of the whole frame,
-//! the key by id and its algorithm; for ECB and CBC the ciphertext length (whole blocks, the
-//! PKCS#5-padded length of the declared plaintext length) and the padding, by decrypting the
-//! last block. What it cannot check is what `decode` cannot either: ECB and CBC do not
-//! authenticate, so a payload altered with its CRC recomputed decrypts to garbage both ways.
+//! What `check_frame` checks before any read: the header and its checksum (in a version 1
+//! frame, the CRC32 of the whole frame), the key by id and its algorithm; for ECB and CBC the
+//! ciphertext length (whole blocks, the PKCS#5-padded length of the declared plaintext length)
+//! and the padding, by decrypting the last block (after checking the checksum of the segment
+//! that holds it). Each read then checks the checksums of the payload segments it decrypts
+//! or copies, once per segment, before using any of their bytes: a read succeeds exactly when
+//! everything it depends on is intact, and [`ChunkDecoder::decode`], which checks every
+//! segment, fails on any corruption a read could meet. What neither can check: ECB and CBC
+//! do not authenticate, so a payload altered with its checksums recomputed decrypts to
+//! garbage both ways.
 #![deny(clippy::indexing_slicing)]
 
 use std::fmt;
@@ -27,7 +31,7 @@ use crypta_keys::KeyProvider;
 
 use crate::cipher::{PreparedKey, pkcs5_pad_len};
 use crate::codec::key_for_frame;
-use crate::frame::{check_crc, parse_header};
+use crate::frame::{check_header, check_segments, parse_header};
 use crate::{ChunkDecoder, CompressionError, FrameHeader, Mode};
 
 /// A frame whose CRC, key and (for ECB and CBC) padding were checked, ready for reads of its
@@ -35,7 +39,11 @@ use crate::{ChunkDecoder, CompressionError, FrameHeader, Mode};
 /// again (the same bytes that were checked: reads fail if the length or the stored CRC differ).
 pub struct CheckedFrame {
     header: FrameHeader,
+    /// The header's stored CRC32 (version 1: the frame's) and where it is.
     crc: [u8; 4],
+    crc_at: usize,
+    /// The payload segments whose checksums were checked, one bit each.
+    checked: Vec<u64>,
     kind: Kind,
 }
 
@@ -77,12 +85,16 @@ impl ChunkDecoder {
         keys: Option<&dyn KeyProvider>,
     ) -> Result<CheckedFrame, CompressionError> {
         let header = parse_header(buf, self.max_plaintext)?;
-        check_crc(buf, &header)?;
-        let crc_at = header.payload_offset + header.payload_len;
+        check_header(buf, &header)?;
+        let crc_at = match header.segments {
+            Some(_) => header.payload_offset - 4,
+            None => header.payload_offset + header.payload_len,
+        };
         let crc: [u8; 4] = buf
             .get(crc_at..crc_at + 4)
             .and_then(|c| c.try_into().ok())
             .ok_or_else(truncated)?;
+        let mut checked = Vec::new();
         let partial = header.compressor.is_none()
             && header.transformation.is_none_or(|t| t.mode != Mode::Gcm);
         if !partial {
@@ -91,6 +103,8 @@ impl ChunkDecoder {
             return Ok(CheckedFrame {
                 header,
                 crc,
+                crc_at,
+                checked,
                 kind: Kind::Whole(whole),
             });
         }
@@ -101,6 +115,8 @@ impl ChunkDecoder {
             return Ok(CheckedFrame {
                 header,
                 crc,
+                crc_at,
+                checked,
                 kind: Kind::Plain,
             });
         };
@@ -117,6 +133,7 @@ impl ChunkDecoder {
         // The last block: its padding says how long the plaintext is.
         let frame = Self::frame_parts(buf, &header)?;
         let last_at = len - block;
+        check_segments(buf, &header, last_at..len, &mut checked)?;
         let (Some(last), Some(prev)) = (
             frame.payload.get(last_at..),
             previous_block(&frame, last_at, block),
@@ -136,6 +153,8 @@ impl ChunkDecoder {
         Ok(CheckedFrame {
             header,
             crc,
+            crc_at,
+            checked,
             kind: Kind::Blocks {
                 key: prepared,
                 mode: t.mode,
@@ -215,11 +234,22 @@ impl CheckedFrame {
         !matches!(self.kind, Kind::Whole(_))
     }
 
-    /// Appends plaintext bytes `range` of the chunk to `out`. `frame` must hold the bytes the
-    /// frame was checked from (at its start). A range outside the plaintext is an error; on
-    /// any error nothing is appended.
+    /// The size of the payload segments reads check one by one, when reads decode only what
+    /// they cover (a version 2 frame that is not compressed or GCM): plaintext segment `i`,
+    /// bytes `i * size .. (i + 1) * size`, lies in payload segment `i`.
+    pub fn segment_len(&self) -> Option<usize> {
+        match self.kind {
+            Kind::Whole(_) => None,
+            _ => self.header.segments.map(|s| s.size()),
+        }
+    }
+
+    /// Appends plaintext bytes `range` of the chunk to `out`, first checking the checksums of
+    /// the payload segments it needs (each once in the life of this `CheckedFrame`). `frame`
+    /// must hold the bytes the frame was checked from (at its start). A range outside the
+    /// plaintext is an error; on any error nothing is appended.
     pub fn read(
-        &self,
+        &mut self,
         frame: &[u8],
         range: Range<usize>,
         out: &mut Vec<u8>,
@@ -233,8 +263,9 @@ impl CheckedFrame {
                 ),
             });
         }
-        let crc_at = h.payload_offset + h.payload_len;
-        if frame.get(crc_at..crc_at + 4) != Some(self.crc.as_slice()) {
+        if frame.len() < h.frame_len()
+            || frame.get(self.crc_at..self.crc_at + 4) != Some(self.crc.as_slice())
+        {
             return Err(CompressionError::Malformed {
                 reason: "read from other bytes than the frame checked".into(),
             });
@@ -248,6 +279,7 @@ impl CheckedFrame {
             }
             Kind::Plain => {
                 let parts = ChunkDecoder::frame_parts(frame, h)?;
+                check_segments(frame, h, range.clone(), &mut self.checked)?;
                 out.extend_from_slice(parts.payload.get(range).ok_or_else(truncated)?);
             }
             Kind::Blocks { key, mode, block } => {
@@ -255,6 +287,8 @@ impl CheckedFrame {
                 let parts = ChunkDecoder::frame_parts(frame, h)?;
                 let first = range.start / block * block;
                 let end = range.end.div_ceil(block) * block;
+                // The segment of `first` covers the CBC chaining block before it, too.
+                check_segments(frame, h, first..end, &mut self.checked)?;
                 let (Some(ciphertext), Some(prev)) = (
                     parts.payload.get(first..end),
                     previous_block(&parts, first, block),

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crypta_compression::{ChunkDecoder, ChunkEncoder, CompressionOptions};
+use crypta_compression::{ChunkDecoder, ChunkEncoder, CompressionOptions, Mode, parse_header};
 use crypta_keys::{Algorithm, KeyProvider, LocalKeyProvider};
 
 fn options(class: &str, transformation: Option<(&str, u32)>, chunk_kb: u32) -> CompressionOptions {
@@ -48,7 +48,7 @@ fn sample(len: usize, seed: u64) -> Vec<u8> {
 
 /// Every codec: plain, each block cipher in ECB and CBC, GCM, and compressing ones.
 fn codecs() -> Vec<CompressionOptions> {
-    let mut v = vec![options("", None, 4), options("LZ4Compressor", None, 4)];
+    let mut v = vec![options("", None, 16), options("LZ4Compressor", None, 16)];
     for alg in Algorithm::ALL {
         let bits = match alg {
             Algorithm::Aes => 128,
@@ -59,30 +59,31 @@ fn codecs() -> Vec<CompressionOptions> {
         };
         for mode in ["ECB", "CBC"] {
             let t = format!("{}/{mode}/PKCS5Padding", alg.jce_name());
-            v.push(options("Encryptor", Some((&t, bits)), 4));
+            v.push(options("Encryptor", Some((&t, bits)), 16));
         }
     }
     for bits in [128, 192, 256] {
         v.push(options(
             "Encryptor",
             Some(("AES/CBC/PKCS5Padding", bits)),
-            4,
+            16,
         ));
     }
-    v.push(options("Encryptor", Some(("AES/GCM/NoPadding", 128)), 4));
+    v.push(options("Encryptor", Some(("AES/GCM/NoPadding", 128)), 16));
     v.push(options(
         "EncryptingDeflateCompressor",
         Some(("AES/CBC/PKCS5Padding", 128)),
-        4,
+        16,
     ));
     v
 }
 
-/// Range boundaries around every block edge near the start, the middle and the end.
+/// Range boundaries around every block edge near the start, the middle, the 4 KiB segment
+/// edges and the end.
 fn points(len: usize) -> Vec<usize> {
     let mut p = Vec::new();
-    for base in [0, len / 2, len.saturating_sub(40)] {
-        for d in 0..40 {
+    for base in [0, 4096 - 10, 8192 - 10, len.saturating_sub(20)] {
+        for d in 0..20 {
             if base + d <= len {
                 p.push(base + d);
             }
@@ -102,13 +103,13 @@ fn every_range_reads_what_a_whole_decode_gives() {
     for o in codecs() {
         let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
         let enc = ChunkEncoder::new(&o);
-        let dec = ChunkDecoder::new(4096);
-        for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 100, 4095, 4096] {
+        let dec = ChunkDecoder::new(16384);
+        for len in [0usize, 1, 7, 8, 9, 17, 100, 4095, 4096, 8197, 16384] {
             let plain = sample(len, len as u64);
             let mut frame = Vec::new();
             enc.encode(&plain, key.as_ref(), &mut frame).unwrap();
             frame.extend_from_slice(b"next frame"); // frames follow each other
-            let checked = dec.check_frame(&frame, Some(keys)).unwrap();
+            let mut checked = dec.check_frame(&frame, Some(keys)).unwrap();
             assert_eq!(checked.plaintext_len(), len);
             assert_eq!(checked.frame_len(), frame.len() - 10);
             // A compressing codec stores a chunk that does not shrink uncompressed.
@@ -140,55 +141,81 @@ fn every_range_reads_what_a_whole_decode_gives() {
             }
             // Other bytes than the checked frame.
             let mut other = frame.clone();
-            let crc_at = checked.frame_len() - 4;
+            let crc_at = checked.header().payload_offset - 4;
             other[crc_at] ^= 1;
             assert!(checked.read(&other, 0..len, &mut Vec::new()).is_err());
+            let end = checked.frame_len();
             assert!(
                 checked
-                    .read(&frame[..crc_at], 0..len, &mut Vec::new())
+                    .read(&frame[..end - 1], 0..len, &mut Vec::new())
                     .is_err()
             );
         }
     }
 }
 
+fn reseal(f: &mut [u8], max: usize) {
+    // A flip may break the header so that no frame parses: nothing to reseal then.
+    let _ = crypta_compression::hazmat::reseal_frame(f, max);
+}
+
+/// The version 1 form of a version 2 frame: the same header fields to the IV, the payload,
+/// one CRC32 over all of it. GCM frames are left out (their tag covers the version byte).
+fn to_v1(f: &[u8], max: usize) -> Vec<u8> {
+    let h = parse_header(f, max).unwrap();
+    let mut v = f[..h.aad_len - 1].to_vec();
+    v[0] = 1;
+    v.extend_from_slice(&f[h.payload_offset..h.payload_offset + h.payload_len]);
+    let crc = crc32fast::hash(&v);
+    v.extend_from_slice(&crc.to_le_bytes());
+    v
+}
+
 #[test]
-fn check_frame_accepts_exactly_what_decode_accepts() {
-    // Every byte flipped, the CRC recomputed so the flip reaches the cipher: `check_frame`
-    // and `decode` agree on accepting it, and an accepted frame reads as it decodes (for ECB
-    // and CBC, garbage both ways: they do not authenticate). Truncations too.
+fn a_whole_read_accepts_exactly_what_decode_accepts() {
+    // Every byte flipped, with the checksums left or recomputed (so the flip reaches the
+    // cipher): decoding the frame succeeds exactly when checking it and reading all of it
+    // does, and then both give the same bytes (for ECB and CBC, garbage both ways: they do
+    // not authenticate). Truncations too.
     let dir = tempfile::tempdir().unwrap();
     let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
     let keys: &dyn KeyProvider = &keys;
+    let max = 16384;
     for o in codecs() {
         let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
-        let dec = ChunkDecoder::new(4096);
-        let plain = sample(1000, 3);
+        let dec = ChunkDecoder::new(max);
+        let plain = sample(9000, 3);
         let mut frame = Vec::new();
         ChunkEncoder::new(&o)
             .encode(&plain, key.as_ref(), &mut frame)
             .unwrap();
-        let body = frame.len() - 4;
-        for i in 0..frame.len() {
+        // Every byte of the header and around the segment edges; a sample of the rest.
+        let h = parse_header(&frame, max).unwrap();
+        let positions = (0..frame.len()).filter(|&i| {
+            let p = i.wrapping_sub(h.payload_offset);
+            i < h.payload_offset + 20 || p % 4096 < 20 || p % 4096 > 4076 || i % 211 == 0
+        });
+        for i in positions {
             for fix_crc in [false, true] {
                 let mut f = frame.clone();
                 f[i] ^= 0x41;
-                if fix_crc && i < body {
-                    let crc = crc32fast::hash(&f[..body]);
-                    f[body..].copy_from_slice(&crc.to_le_bytes());
+                if fix_crc {
+                    reseal(&mut f, max);
                 }
                 let mut whole = Vec::new();
                 let decoded = dec.decode(&f, Some(keys), &mut whole);
-                let checked = dec.check_frame(&f, Some(keys));
+                let mut out = Vec::new();
+                let read = dec
+                    .check_frame(&f, Some(keys))
+                    .and_then(|mut c| c.read(&f, 0..c.plaintext_len(), &mut out));
                 assert_eq!(
                     decoded.is_ok(),
-                    checked.is_ok(),
-                    "{o:?}: flip at {i} (crc fixed: {fix_crc}): decode {decoded:?}, check {checked:?}"
+                    read.is_ok(),
+                    "{o:?}: flip at {i} (crc fixed: {fix_crc}): decode {decoded:?}, read {read:?}"
                 );
-                if let Ok(c) = checked {
-                    let mut out = Vec::new();
-                    c.read(&f, 0..c.plaintext_len(), &mut out).unwrap();
-                    assert_eq!(out, whole, "{o:?}: flip at {i}");
+                assert_eq!(out, whole, "{o:?}: flip at {i}");
+                if !fix_crc {
+                    assert!(decoded.is_err(), "{o:?}: flip at {i} passed the checksums");
                 }
             }
         }
@@ -198,6 +225,105 @@ fn check_frame_accepts_exactly_what_decode_accepts() {
         if key.is_some() {
             assert!(dec.check_frame(&frame, None).is_err(), "a key is required");
         }
+    }
+}
+
+#[test]
+fn reads_check_only_the_segments_they_use() {
+    // A payload byte flipped in the third 4 KiB segment: reads of the first two segments
+    // succeed, any read that touches the third fails naming it, and so does a whole decode.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    let keys: &dyn KeyProvider = &keys;
+    let max = 16384;
+    for o in codecs() {
+        let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
+        let dec = ChunkDecoder::new(max);
+        let plain = sample(14000, 5);
+        let mut frame = Vec::new();
+        ChunkEncoder::new(&o)
+            .encode(&plain, key.as_ref(), &mut frame)
+            .unwrap();
+        let h = parse_header(&frame, max).unwrap();
+        let c = dec.check_frame(&frame, Some(keys)).unwrap();
+        if c.segment_len().is_none() {
+            assert!(!c.is_partial() || o.encryption.is_none() && h.compressor.is_some());
+            continue;
+        }
+        assert_eq!(c.segment_len(), Some(4096), "{o:?}");
+        assert_eq!(h.segment_count(), h.payload_len.div_ceil(4096));
+        let mut f = frame.clone();
+        f[h.payload_offset + 2 * 4096 + 100] ^= 1;
+        let mut c = dec.check_frame(&f, Some(keys)).unwrap();
+        let mut out = Vec::new();
+        c.read(&f, 10..8192, &mut out).unwrap();
+        assert_eq!(out, plain[10..8192], "{o:?}");
+        let err = c.read(&f, 8000..8200, &mut out).unwrap_err().to_string();
+        assert!(err.contains("payload segment 2"), "{o:?}: {err}");
+        assert_eq!(out, plain[10..8192], "nothing appended on error");
+        assert!(dec.decode(&f, Some(keys), &mut Vec::new()).is_err());
+        // The last CBC block of segment 1 is segment 2's chaining block: its checksum covers
+        // it, so a flip there fails reads of segment 2 as well as of segment 1.
+        let mut f = frame.clone();
+        f[h.payload_offset + 2 * 4096 - 1] ^= 1;
+        let mut c = dec.check_frame(&f, Some(keys)).unwrap();
+        assert!(c.read(&f, 0..4096, &mut Vec::new()).is_ok());
+        let at_edge = c.read(&f, 8192..8200, &mut Vec::new());
+        let cbc = o
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.transformation.mode == Mode::Cbc);
+        assert_eq!(at_edge.is_err(), cbc, "{o:?}: {at_edge:?}");
+        assert!(c.read(&f, 4096..8192, &mut Vec::new()).is_err());
+        // The segment holding the padding is checked with the frame.
+        let mut f = frame.clone();
+        let last = f.len() - 1;
+        f[last] ^= 1;
+        assert!(
+            dec.check_frame(&f, Some(keys)).is_err() || o.encryption.is_none(),
+            "{o:?}"
+        );
+    }
+}
+
+#[test]
+fn version_1_frames_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    let keys: &dyn KeyProvider = &keys;
+    let max = 16384;
+    for o in codecs() {
+        if o.encryption
+            .as_ref()
+            .is_some_and(|e| e.transformation.mode == Mode::Gcm)
+        {
+            continue;
+        }
+        let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
+        let dec = ChunkDecoder::new(max);
+        let plain = sample(9000, 7);
+        let mut frame = Vec::new();
+        ChunkEncoder::new(&o)
+            .encode(&plain, key.as_ref(), &mut frame)
+            .unwrap();
+        let v1 = to_v1(&frame, max);
+        let h = parse_header(&v1, max).unwrap();
+        assert_eq!((h.version, h.segments, h.frame_len()), (1, None, v1.len()));
+        let mut out = Vec::new();
+        assert_eq!(dec.decode(&v1, Some(keys), &mut out).unwrap(), v1.len());
+        assert_eq!(out, plain, "{o:?}");
+        let mut c = dec.check_frame(&v1, Some(keys)).unwrap();
+        assert_eq!(c.segment_len(), None);
+        let mut out = Vec::new();
+        c.read(&v1, 100..5000, &mut out).unwrap();
+        assert_eq!(out, plain[100..5000]);
+        let mut bad = v1.clone();
+        bad[h.payload_offset + h.payload_len / 2] ^= 1;
+        assert!(
+            dec.check_frame(&bad, Some(keys)).is_err(),
+            "whole-frame CRC"
+        );
+        assert!(dec.decode(&bad, Some(keys), &mut Vec::new()).is_err());
     }
 }
 

@@ -1,5 +1,6 @@
 //! Writes small real tables as seeds of the `sstable_read` fuzz target:
 //! `cargo run -p crypta-sstable --example make_fuzz_seeds -- fuzz/seeds/sstable_read`.
+//! Files are named `v<format version>-<codec>.db`; seeds of earlier versions stay.
 //!
 //! The encrypted ones use the fuzz target's fixed key (`fuzz-key`, sixteen 0x42 bytes, `fuzz/fuzz_targets/fixed_key.rs`).
 
@@ -13,7 +14,7 @@ use crypta_keys::{
     Algorithm, Key, KeyError, KeyId, KeyInfo, KeyMaterial, KeyProvider, KeySpec, KeyState,
     Timestamp,
 };
-use crypta_sstable::{Entry, SstableWriter, WriterOptions};
+use crypta_sstable::{Entry, FORMAT_VERSION, SstableWriter, WriterOptions};
 
 /// The fuzz target's key provider.
 #[derive(Debug)]
@@ -87,7 +88,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             .collect();
         map.insert("chunk_length_kb".into(), "4".into());
         let opts = CompressionOptions::parse(&map)?;
-        let path = out.join(format!("{name}.db"));
+        let path = out.join(format!("v{FORMAT_VERSION}-{name}.db"));
         let wopts = WriterOptions {
             expected_entries: u64::from(n),
             index_interval: 512,

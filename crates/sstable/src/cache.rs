@@ -1,5 +1,6 @@
-//! The decoded-chunk cache: plaintext of data chunks keyed by (file id, chunk index), bounded
-//! in bytes, shared by every table that is opened with it.
+//! The decoded-chunk cache: plaintext of data chunks, or of 4 KiB segments of them, keyed by
+//! (file id, unit: [`whole`] chunk or chunk [`segment`]), bounded in bytes, shared by every
+//! table that is opened with it.
 //!
 //! Sixteen shards, each an LRU under its own mutex, so that readers on different chunks rarely
 //! contend. File ids come from a process-wide counter at each open, so a cache entry can never
@@ -11,8 +12,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 const SHARDS: usize = 16;
 
-/// A decoded chunk: the plaintext of one data chunk.
+/// A decoded chunk: the plaintext of one data chunk (or of one segment of it).
 pub(crate) type Chunk = Arc<Vec<u8>>;
+
+/// The cache unit of a whole data chunk.
+pub(crate) fn whole(chunk: u64) -> u64 {
+    chunk << 16
+}
+
+/// The cache unit of segment `segment` of a data chunk (fewer than 2^16 per chunk: a chunk is
+/// at most 1 MiB, a segment at least 1 KiB).
+pub(crate) fn segment(chunk: u64, segment: usize) -> u64 {
+    (chunk << 16) | ((segment as u64).min(0xfffe) + 1)
+}
 
 type CacheKey = (u64, u64);
 
@@ -42,7 +54,7 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that had to decode the chunk.
     pub misses: u64,
-    /// Chunks held.
+    /// Chunks and chunk segments held.
     pub chunks: usize,
     /// Bytes of plaintext held.
     pub bytes: usize,

@@ -83,7 +83,7 @@ pub enum SstableError {
 
     /// A format version this build cannot read.
     #[error(
-        "{} has SSTable format version {version} in its {component}; this build reads version {supported}",
+        "{} has SSTable format version {version} in its {component}; this build reads versions 1 to {supported}",
         file.display()
     )]
     UnsupportedVersion {
@@ -93,7 +93,7 @@ pub enum SstableError {
         component: Component,
         /// The version found.
         version: u8,
-        /// The version this build reads.
+        /// The newest version this build reads (it reads every one from 1).
         supported: u8,
     },
 

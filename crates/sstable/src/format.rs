@@ -10,8 +10,13 @@ use crypta_keys::wire::{Reader, WireError, WriteLe};
 
 use crate::{Component, SstableError};
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version this build writes. It reads this one and every earlier one
+/// ([`READS_VERSIONS`]).
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The format versions this build reads: 1 (chunk frames of version 1, one CRC32 each) and 2
+/// (chunk frames of version 2, a CRC32 per 4 KiB payload segment). Nothing else differs.
+pub const READS_VERSIONS: std::ops::RangeInclusive<u8> = 1..=FORMAT_VERSION;
 /// The first 8 bytes of every SSTable.
 pub(crate) const HEADER_MAGIC: [u8; 8] = *b"CRYPTSST";
 /// The last 8 bytes of every complete SSTable.
@@ -87,7 +92,7 @@ pub(crate) fn check_header(file: &Path, buf: &[u8]) -> Result<(), SstableError> 
             actual,
         });
     }
-    if version != FORMAT_VERSION {
+    if !READS_VERSIONS.contains(&version) {
         return Err(SstableError::UnsupportedVersion {
             file: file.to_path_buf(),
             component: Component::Header,
@@ -158,7 +163,7 @@ impl Footer {
                 actual,
             });
         }
-        if version != FORMAT_VERSION {
+        if !READS_VERSIONS.contains(&version) {
             return Err(SstableError::UnsupportedVersion {
                 file: file.to_path_buf(),
                 component: Component::Footer,
@@ -210,6 +215,8 @@ impl Section {
 /// Everything the manifest records. Holds no key bytes: those are in the summary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Manifest {
+    /// The format version the manifest was written in (written: [`FORMAT_VERSION`]).
+    pub version: u8,
     pub chunk_length: usize,
     pub options: BTreeMap<String, String>,
     pub key_ids: Vec<KeyId>,
@@ -286,7 +293,7 @@ impl Manifest {
         let w = |e: WireError| wire(file, Component::Manifest, offset, &e);
         let mut r = Reader::new(buf);
         let version = r.u8("version").map_err(w)?;
-        if version != FORMAT_VERSION {
+        if !READS_VERSIONS.contains(&version) {
             return Err(SstableError::UnsupportedVersion {
                 file: file.to_path_buf(),
                 component: Component::Manifest,
@@ -334,6 +341,7 @@ impl Manifest {
             key_ids.push(id);
         }
         let m = Manifest {
+            version,
             chunk_length,
             options,
             key_ids,

@@ -48,7 +48,7 @@ pub use cache::{CacheStats, ChunkCache};
 pub use entry::{Entry, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use error::{Component, Result, SstableError};
 pub use filter::DEFAULT_BITS_PER_KEY;
-pub use format::FORMAT_VERSION;
+pub use format::{FORMAT_VERSION, READS_VERSIONS};
 pub use index::DEFAULT_INDEX_INTERVAL;
 pub use key_ids::{key_ids, recorded_options};
 pub use metadata::Metadata;

@@ -212,13 +212,15 @@ pub fn decode_file(
                     ),
                 ));
             }
-            Err(CompressionError::ChecksumMismatch { stored, computed })
-                if block.last && policy == TailPolicy::MayBeTorn =>
-            {
+            Err(CompressionError::ChecksumMismatch {
+                region,
+                stored,
+                computed,
+            }) if block.last && policy == TailPolicy::MayBeTorn => {
                 break torn(
                     offset,
                     format!(
-                        "last chunk fails its checksum (stored {stored:08x}, computed {computed:08x}): written only in part"
+                        "last chunk fails the checksum of {region} (stored {stored:08x}, computed {computed:08x}): written only in part"
                     ),
                 )?;
             }

@@ -13,12 +13,12 @@ use crypta_keys::Key;
 
 use super::{ChunkEncoder, SCRATCH, compress_if_smaller};
 use crate::cipher::{Lane, PreparedKey, ciphertext_len};
-use crate::frame::write_header;
+use crate::frame::{Unsealed, seal, write_header};
 use crate::{CompressionError, Mode};
 
 /// Where one frame of a batch lies in the output.
 struct Placed {
-    frame_start: usize,
+    frame: Unsealed,
     payload_start: usize,
     payload_len: usize,
     iv: [u8; 16],
@@ -106,8 +106,7 @@ impl ChunkEncoder {
                 ivs(iv_bytes)?;
                 let payload_len = ciphertext_len(t, body.len());
                 out.resize(out.len() + gap, 0);
-                let frame_start = out.len();
-                write_header(
+                let frame = write_header(
                     out,
                     compressor,
                     Some(t),
@@ -116,14 +115,13 @@ impl ChunkEncoder {
                     Some(key.id()),
                     iv_bytes,
                 )?;
-                let payload_start = out.len();
+                let payload_start = frame.payload_start();
                 out.extend_from_slice(body);
                 // PKCS#5: 1 to `bs` bytes, each the pad length.
                 let pad = payload_len - body.len();
                 out.resize(out.len() + pad, u8::try_from(pad).unwrap_or(0));
-                out.extend_from_slice(&[0; 4]);
                 placed.push(Placed {
-                    frame_start,
+                    frame,
                     payload_start,
                     payload_len,
                     iv,
@@ -158,12 +156,8 @@ impl ChunkEncoder {
         // Checksums, now that the payloads are ciphertext.
         let mut lens = Vec::with_capacity(placed.len());
         for p in &placed {
-            let end = p.payload_start + p.payload_len;
-            let crc = crc32fast::hash(out.get(p.frame_start..end).unwrap_or_default());
-            out.get_mut(end..end + 4)
-                .ok_or_else(layout_error)?
-                .copy_from_slice(&crc.to_le_bytes());
-            lens.push(end + 4 - p.frame_start);
+            seal(out, &p.frame)?;
+            lens.push(p.payload_start + p.payload_len - p.frame.frame_start());
         }
         Ok(lens)
     }

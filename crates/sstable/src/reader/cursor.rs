@@ -1,11 +1,18 @@
 //! A position in the entry stream, reading across chunk boundaries, loading each chunk once.
 //!
-//! Scans and lookups through a cache load whole chunks. A lookup without a cache, in a table
-//! whose codec allows it (plaintext, uncompressed ECB or CBC), checks each chunk it enters
-//! once (the CRC of the whole frame first, then key and padding) and then decrypts only
-//! windows of it as it reads on: [`WINDOW`] bytes at a time, never past where the lookup's
-//! search ends (the next indexed entry's header and key), and never the values it skips
-//! beyond a window.
+//! In a table whose codec allows it (plaintext, uncompressed ECB or CBC) and whose frames are
+//! of version 2, reads take parts of chunks; each chunk they enter is checked once (the frame
+//! header and its checksum, the key, the padding), then
+//! - lookups without a cache decrypt only windows of it as they read on: [`WINDOW`] bytes at a
+//!   time, never past where the lookup's search ends (the next indexed entry's header and
+//!   key), and never the values it skips beyond a window;
+//! - with a cache, lookups and scans read it one checksummed segment (4 KiB) at a time, from
+//!   the cache when it holds the segment; lookups cache what they read (as a block cache holds
+//!   blocks), scans do not.
+//!
+//! Either way a read checks the checksums of the payload segments it uses first. Other
+//! tables, and scans without a cache, load whole chunks (through the cache if there is one,
+//! which lookups fill and scans only read).
 #![deny(clippy::indexing_slicing)]
 
 use std::sync::Arc;
@@ -31,6 +38,11 @@ pub(crate) struct Cursor {
     partial: bool,
     read_ahead: u64,
     window: Option<Window>,
+    /// Reading cached segments of this size (see the module docs): the segment held, its
+    /// stream position, and the last chunk checked to read segments from.
+    segments: Option<usize>,
+    segment: Option<(u64, Chunk)>,
+    checked: Option<(u64, CheckedFrame, (u64, u64))>,
 }
 
 /// A decoded part of a checked chunk.
@@ -48,12 +60,15 @@ impl Cursor {
     pub(crate) fn new(table: Arc<Inner>, pos: u64, fill_cache: bool) -> Self {
         Cursor {
             partial: fill_cache && table.partial_reads(),
+            segments: table.segment_reads(),
             table,
             pos,
             chunk: None,
             fill_cache,
             read_ahead: 0,
             window: None,
+            segment: None,
+            checked: None,
         }
     }
 
@@ -100,6 +115,9 @@ impl Cursor {
     fn available(&mut self) -> Result<&[u8], SstableError> {
         if self.partial {
             return self.available_window();
+        }
+        if let Some(seg_len) = self.segments {
+            return self.available_segment(seg_len);
         }
         let chunk_length = self.table.manifest().chunk_length as u64;
         let i = self.pos / chunk_length;
@@ -155,10 +173,32 @@ impl Cursor {
                 .map(|(a, b)| a..b)
                 .unwrap_or_default();
             self.table
-                .read_chunk_range(&w.frame, w.slot, range, &mut w.buf)?;
+                .read_chunk_range(&mut w.frame, w.slot, range, &mut w.buf)?;
         }
         let off = usize::try_from(self.pos - w.start).unwrap_or(usize::MAX);
         Ok(w.buf.get(off..).unwrap_or_default())
+    }
+
+    /// The rest of the segment holding the position, from the cache or read and cached.
+    fn available_segment(&mut self, seg_len: usize) -> Result<&[u8], SstableError> {
+        let chunk_length = self.table.manifest().chunk_length as u64;
+        let i = self.pos / chunk_length;
+        let in_chunk = usize::try_from(self.pos % chunk_length).unwrap_or(usize::MAX);
+        let s = in_chunk / seg_len;
+        let start = i * chunk_length + (s * seg_len) as u64;
+        if self.segment.as_ref().is_none_or(|(at, _)| *at != start) {
+            let seg = self
+                .table
+                .segment(i, s, seg_len, &mut self.checked, self.fill_cache)?;
+            self.segment = Some((start, seg));
+        }
+        match &self.segment {
+            Some((at, seg)) => {
+                let off = usize::try_from(self.pos - at).unwrap_or(usize::MAX);
+                Ok(seg.get(off..).unwrap_or_default())
+            }
+            None => Ok(&[]),
+        }
     }
 
     /// Fails unless `n` more bytes exist in the stream.

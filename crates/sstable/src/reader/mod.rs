@@ -16,7 +16,7 @@ use crypta_keys::{KeyId, KeyProvider};
 
 pub use scan::Scan;
 
-use crate::cache::{Chunk, ChunkCache};
+use crate::cache::{self, Chunk, ChunkCache};
 use crate::filter::Bloom;
 use crate::format::Manifest;
 use crate::index::Index;
@@ -67,6 +67,9 @@ pub(crate) struct Inner {
     /// Whether the codec lets a lookup decrypt only the blocks it reads (plaintext, or
     /// uncompressed ECB or CBC).
     partial_reads: bool,
+    /// With `partial_reads`, the size of the checksummed payload segments of the data frames
+    /// (chunk frame version 2), which lookups through a cache read and cache one by one.
+    segment_len: Option<usize>,
     metadata: Metadata,
     /// Absolute offset of each data frame, then the end of the data section.
     chunk_offsets: Vec<u64>,
@@ -393,7 +396,11 @@ impl Inner {
         fill: bool,
         reuse: Option<Chunk>,
     ) -> Result<Chunk, SstableError> {
-        if let Some(c) = self.cache.as_ref().and_then(|c| c.get(self.file_id, i)) {
+        if let Some(c) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.get(self.file_id, cache::whole(i)))
+        {
             return Ok(c);
         }
         let (at, end) = self.chunk_slot(i)?;
@@ -405,7 +412,7 @@ impl Inner {
         self.check_chunk_len(i, at, buf.len())?;
         let chunk = Arc::new(buf);
         if fill && let Some(c) = &self.cache {
-            c.insert(self.file_id, i, chunk.clone());
+            c.insert(self.file_id, cache::whole(i), chunk.clone());
         }
         Ok(chunk)
     }
@@ -446,13 +453,21 @@ impl Inner {
         self.partial_reads && self.cache.is_none()
     }
 
+    /// The segment size lookups through the cache read and cache (see [`Inner::segment`]), if
+    /// they do: a cache, and a codec and frames that allow it.
+    pub(crate) fn segment_reads(&self) -> Option<usize> {
+        self.segment_len
+            .filter(|_| self.partial_reads && self.cache.is_some())
+    }
+
     /// Data chunk `i` checked for reads of parts of its plaintext, and its frame's file range:
-    /// everything [`Inner::chunk`] checks (its slot, the frame header against the table, the
-    /// CRC of the whole frame, the key, the padding, the lengths) before any byte is
-    /// decrypted, and then only the cipher blocks a read covers are decrypted
-    /// (`crypta_compression::CheckedFrame`). Safe because the CRC32 covers the whole frame
-    /// and is checked first, and because for uncompressed ECB and CBC each plaintext block
-    /// depends only on its ciphertext block (and, for CBC, the one before it).
+    /// its slot, the frame header against the table, the header's checksum (a version 1
+    /// frame's covers the whole frame), the key, the padding (its segment's checksum first),
+    /// the lengths; reads then check the checksums of the segments they use before using any
+    /// of their bytes and decrypt only the cipher blocks they cover
+    /// (`crypta_compression::CheckedFrame`). For uncompressed ECB and CBC each plaintext
+    /// block depends only on its ciphertext block (and, for CBC, the one before it, which the
+    /// segment's checksum covers too).
     pub(crate) fn check_chunk(&self, i: u64) -> Result<(CheckedFrame, u64, u64), SstableError> {
         let (at, end) = self.chunk_slot(i)?;
         let frame = self.frame_at(Component::Data, at, end)?;
@@ -465,11 +480,55 @@ impl Inner {
         Ok((checked, at, end))
     }
 
+    /// Segment `s` (of `seg_len` bytes) of data chunk `i`'s plaintext: from the cache, or read
+    /// from `frame` (checked here if `None` or another chunk's) and cached if `fill`.
+    pub(crate) fn segment(
+        &self,
+        i: u64,
+        s: usize,
+        seg_len: usize,
+        frame: &mut Option<(u64, CheckedFrame, (u64, u64))>,
+        fill: bool,
+    ) -> Result<Chunk, SstableError> {
+        let unit = cache::segment(i, s);
+        let cache = self.cache.as_ref();
+        if let Some(c) = cache.and_then(|c| c.get(self.file_id, unit)) {
+            return Ok(c);
+        }
+        if frame.as_ref().is_none_or(|(fi, _, _)| *fi != i) {
+            let (checked, at, end) = self.check_chunk(i)?;
+            if checked.segment_len() != Some(seg_len) {
+                return Err(self.corrupt(
+                    Component::Data,
+                    at,
+                    format!(
+                        "chunk {i}'s frame has {:?}-byte segments, the table's first {seg_len}",
+                        checked.segment_len()
+                    ),
+                ));
+            }
+            *frame = Some((i, checked, (at, end)));
+        }
+        let Some((_, checked, slot)) = frame else {
+            return Err(self.corrupt(Component::Data, 0, "no frame checked"));
+        };
+        let len = checked.plaintext_len();
+        let from = s.saturating_mul(seg_len).min(len);
+        let to = from.saturating_add(seg_len).min(len);
+        let mut buf = Vec::with_capacity(to - from);
+        self.read_chunk_range(checked, *slot, from..to, &mut buf)?;
+        let seg = Arc::new(buf);
+        if fill && let Some(c) = cache {
+            c.insert(self.file_id, unit, seg.clone());
+        }
+        Ok(seg)
+    }
+
     /// Appends plaintext bytes `range` of data chunk `frame` (checked at file offset `at`,
     /// up to `end`) to `out`.
     pub(crate) fn read_chunk_range(
         &self,
-        frame: &CheckedFrame,
+        frame: &mut CheckedFrame,
         (at, end): (u64, u64),
         range: std::ops::Range<usize>,
         out: &mut Vec<u8>,

@@ -13,8 +13,7 @@ use super::{Bytes, Inner};
 use crate::cache::{ChunkCache, next_file_id};
 use crate::filter::Bloom;
 use crate::format::{
-    self, FOOTER_LEN, FORMAT_VERSION, Footer, HEADER_LEN, Manifest, Section, chunk_count,
-    crc_mismatch,
+    self, FOOTER_LEN, Footer, HEADER_LEN, Manifest, Section, chunk_count, crc_mismatch,
 };
 use crate::index::Index;
 use crate::{Component, Metadata, SstableError};
@@ -93,7 +92,8 @@ pub(super) fn open(
     let mut t = Inner {
         decoder: ChunkDecoder::new(manifest.chunk_length),
         partial_reads,
-        metadata: Metadata::new(&manifest, None, len, FORMAT_VERSION),
+        segment_len: None,
+        metadata: Metadata::new(&manifest, None, len, manifest.version),
         chunk_offsets: Vec::new(),
         index: Index::default(),
         bloom: Bloom::from_parts(Vec::new(), 0),
@@ -106,6 +106,7 @@ pub(super) fn open(
         cache,
     };
     t.chunk_offsets = chunk_offsets(&t)?;
+    t.segment_len = first_segment_len(&t);
     let m = &t.manifest;
     let index_stream = read_stream(&t, Component::Index, m.index, m.index_len)?;
     let index = Index::parse(index_stream, m.data_len).map_err(|(at, reason)| {
@@ -134,7 +135,7 @@ pub(super) fn open(
         .collect();
     let summary = read_stream(&t, Component::Summary, m.summary, m.summary_len)?;
     let min_max = parse_summary(&t, &summary, &index)?;
-    t.metadata = Metadata::new(&t.manifest, min_max, len, FORMAT_VERSION);
+    t.metadata = Metadata::new(&t.manifest, min_max, len, t.manifest.version);
     t.bloom = Bloom::from_parts(words, t.manifest.filter_hashes);
     t.index = index;
     Ok(t)
@@ -276,4 +277,18 @@ fn parse_summary(t: &Inner, summary: &[u8], index: &Index) -> Result<Option<MinM
         ));
     }
     Ok(Some((min.to_vec(), max.to_vec())))
+}
+
+/// The segment size of the first data frame (chunk frame version 2), which every data frame of
+/// the file shares (one encoder wrote them): lookups through a cache read segments of this
+/// size. Read from the header without checking it; each frame is checked, and its segment
+/// size compared, before any read (`Inner::segment`).
+fn first_segment_len(t: &Inner) -> Option<usize> {
+    if t.chunk_offsets.len() < 2 {
+        return None;
+    }
+    let at = usize::try_from(*t.chunk_offsets.first()?).ok()?;
+    let frame = t.bytes().get(at..)?;
+    let h = crypta_compression::parse_header(frame, t.manifest().chunk_length).ok()?;
+    h.segments.map(|s| s.size())
 }

@@ -432,6 +432,7 @@ impl SstableWriter {
         };
         let empty = self.entries == 0;
         let manifest = Manifest {
+            version: crate::FORMAT_VERSION,
             chunk_length,
             options: self.options.to_map(),
             key_ids: self.key_ids.clone(),
