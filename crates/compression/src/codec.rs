@@ -2,11 +2,12 @@
 #![deny(clippy::indexing_slicing)]
 
 mod batch;
+#[cfg(test)]
+mod key_cache_tests;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crypta_keys::{Key, KeyId, KeyProvider};
 
@@ -22,15 +23,24 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Prepared keys by (key id, transformation), each remembered with the `Arc<Key>` it was made
-/// from so that a key the provider hands out anew (reloaded, destroyed) is never served stale.
+/// Prepared keys by (key, transformation), each remembered with the `Arc<Key>` it was made
+/// from and served only for that same `Arc`, so that a key the provider hands out anew
+/// (reloaded, destroyed) is never served stale.
+///
+/// Looked up on every chunk: a shared lock and a scan comparing `Arc` pointers and
+/// transformations (a codec sees a handful of keys), so a hit neither hashes nor clones the
+/// key id nor allocates. A miss prepares the key outside the lock (Blowfish's key schedule is
+/// slow) and replaces the entry of the same key id and transformation, if any.
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    map: Mutex<HashMap<CacheKey, CacheEntry>>,
+    entries: RwLock<Vec<CacheEntry>>,
 }
 
-type CacheKey = (KeyId, Transformation);
-type CacheEntry = (Arc<Key>, Arc<PreparedKey>);
+struct CacheEntry {
+    key: Arc<Key>,
+    transformation: Transformation,
+    prepared: Arc<PreparedKey>,
+}
 
 impl KeyCache {
     pub(crate) fn prepared(
@@ -38,19 +48,37 @@ impl KeyCache {
         t: Transformation,
         key: &Arc<Key>,
     ) -> Result<Arc<PreparedKey>, CompressionError> {
-        let id = key.id().clone();
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((k, p)) = map.get(&(id.clone(), t))
-            && Arc::ptr_eq(k, key)
         {
-            return Ok(p.clone());
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(e) = entries
+                .iter()
+                .find(|e| Arc::ptr_eq(&e.key, key) && e.transformation == t)
+            {
+                return Ok(e.prepared.clone());
+            }
         }
-        let p = Arc::new(prepare(t, key)?);
-        if map.len() >= CACHE_CAP {
-            map.clear();
+        let prepared = Arc::new(prepare(t, key)?);
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let same = entries
+            .iter_mut()
+            .find(|e| e.transformation == t && e.key.id() == key.id());
+        match same {
+            Some(e) => {
+                e.key = key.clone();
+                e.prepared = prepared.clone();
+            }
+            None => {
+                if entries.len() >= CACHE_CAP {
+                    entries.clear();
+                }
+                entries.push(CacheEntry {
+                    key: key.clone(),
+                    transformation: t,
+                    prepared: prepared.clone(),
+                });
+            }
         }
-        map.insert((id, t), (key.clone(), p.clone()));
-        Ok(p)
+        Ok(prepared)
     }
 }
 

@@ -8,6 +8,7 @@
 //!   procedure.
 //! - [`LocalKeyProvider`]: the embedded default, a key file on local disk
 //!   (`docs/format/keyfile.md`).
+//! - [`KeyIdMap`]: a map by key id with a hash cheap enough for every chunk read.
 //! - [`wire`]: the bounded reader every crypta decoder uses.
 //!
 //! This crate does no I/O beyond its key file, so that `crypta-compression` and `crypta-kmip`
@@ -16,6 +17,7 @@
 
 mod algorithm;
 mod error;
+mod id_map;
 mod key;
 mod local;
 mod material;
@@ -25,6 +27,7 @@ pub mod wire;
 
 pub use algorithm::Algorithm;
 pub use error::KeyError;
+pub use id_map::{KeyIdHasher, KeyIdMap};
 pub use key::{Key, KeyId, KeyInfo, KeySpec, KeyState, MAX_KEY_ID_LEN};
 pub use local::{DEFAULT_REFRESH, LocalKeyProvider};
 pub use material::KeyMaterial;

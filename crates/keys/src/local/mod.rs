@@ -7,21 +7,26 @@
 //! replace the file atomically, so that two processes sharing a key file never lose each
 //! other's keys. Readers notice changes made by other processes (a key revoked with
 //! `crypta keys revoke` while the engine runs) within the refresh interval.
+//!
+//! Every encrypted chunk read asks for its key by id, so that path is kept short: one clock
+//! read and an atomic load to see whether the file is due for a check, a shared (read) lock,
+//! a [`KeyIdMap`] lookup and an `Arc` clone; nothing is allocated. Checking the file (a
+//! `stat`, and a re-read if it changed) takes the exclusive lock, once per refresh interval.
 
 mod file;
 
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use file::{Entry, Stamp};
 
 use crate::{
-    Algorithm, Key, KeyError, KeyId, KeyInfo, KeyManager, KeyMaterial, KeyProvider, KeySpec,
-    KeyState, Timestamp,
+    Algorithm, Key, KeyError, KeyId, KeyIdMap, KeyInfo, KeyManager, KeyMaterial, KeyProvider,
+    KeySpec, KeyState, Timestamp,
 };
 
 /// How often, by default, the key file is checked for changes made by other processes.
@@ -32,21 +37,26 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(1);
 pub struct LocalKeyProvider {
     path: PathBuf,
     refresh: Duration,
-    state: Mutex<State>,
+    state: RwLock<State>,
+    /// The instant the clock of `checked` counts from.
+    epoch: Instant,
+    /// When the file was last checked for changes, in nanoseconds after `epoch`. Written
+    /// only with `state` locked for writing; read without the lock to decide whether a check
+    /// is due.
+    checked: AtomicU64,
 }
 
 #[derive(Debug)]
 struct State {
     entries: Vec<Entry>,
     /// Usable keys by id, built from `entries`.
-    keys: HashMap<KeyId, Arc<Key>>,
+    keys: KeyIdMap<Arc<Key>>,
     stamp: Option<Stamp>,
-    checked: Instant,
 }
 
 impl State {
     fn new(entries: Vec<Entry>, stamp: Option<Stamp>) -> Result<Self, KeyError> {
-        let mut keys = HashMap::new();
+        let mut keys = KeyIdMap::default();
         for e in &entries {
             if let Some(m) = &e.material {
                 keys.insert(
@@ -59,7 +69,6 @@ impl State {
             entries,
             keys,
             stamp,
-            checked: Instant::now(),
         })
     }
 
@@ -83,9 +92,11 @@ impl LocalKeyProvider {
             None => (Vec::new(), None),
         };
         Ok(LocalKeyProvider {
-            state: Mutex::new(State::new(entries, stamp)?),
+            state: RwLock::new(State::new(entries, stamp)?),
             path,
             refresh: DEFAULT_REFRESH,
+            epoch: Instant::now(),
+            checked: AtomicU64::new(0),
         })
     }
 
@@ -100,18 +111,44 @@ impl LocalKeyProvider {
         &self.path
     }
 
-    fn lock_state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave `State` half-updated (it is replaced
-        // whole), so a poisoned lock is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    // A panic while holding the lock cannot leave `State` half-updated (it is replaced
+    // whole), so a poisoned lock is still usable.
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The keys, checking the file first if the refresh interval has passed since the last
+    /// check.
+    fn read_state(&self) -> Result<RwLockReadGuard<'_, State>, KeyError> {
+        if self.check_due() {
+            let mut state = self.write_state();
+            // Another thread may have checked while this one waited for the lock.
+            if self.check_due() {
+                self.reload(&mut state)?;
+            }
+        }
+        Ok(self.state.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Nanoseconds since `epoch` (saturating: 584 years).
+    fn clock(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn check_due(&self) -> bool {
+        let refresh = u64::try_from(self.refresh.as_nanos()).unwrap_or(u64::MAX);
+        let since = self
+            .clock()
+            .saturating_sub(self.checked.load(Ordering::Relaxed));
+        since >= refresh
     }
 
     /// Re-reads the file if it changed on disk since it was last read.
     fn reload(&self, state: &mut State) -> Result<(), KeyError> {
+        // The time before the stat: a change made during it is seen at the next check.
+        let now = self.clock();
         let now_stamp = file::stamp(&self.path)?;
-        state.checked = Instant::now();
+        self.checked.store(now, Ordering::Relaxed);
         if now_stamp == state.stamp {
             return Ok(());
         }
@@ -124,13 +161,6 @@ impl LocalKeyProvider {
                 });
             }
             None => state.stamp = None,
-        }
-        Ok(())
-    }
-
-    fn reload_if_due(&self, state: &mut State) -> Result<(), KeyError> {
-        if state.checked.elapsed() >= self.refresh {
-            self.reload(state)?;
         }
         Ok(())
     }
@@ -161,7 +191,7 @@ impl LocalKeyProvider {
             .open(file::lock_path(&self.path))
             .map_err(|e| io("opening the lock of", e))?;
         lock.lock().map_err(|e| io("locking", e))?;
-        let mut state = self.lock_state();
+        let mut state = self.write_state();
         self.reload(&mut state)?;
         let mut entries = state.entries.clone();
         let out = change(&mut entries)?;
@@ -247,12 +277,8 @@ impl KeyProvider for LocalKeyProvider {
 
     fn current_key(&self, spec: &KeySpec) -> Result<Arc<Key>, KeyError> {
         spec.algorithm.check_strength(spec.strength)?;
-        {
-            let mut state = self.lock_state();
-            self.reload_if_due(&mut state)?;
-            if let Some(k) = state.current(spec, Timestamp::now()) {
-                return Ok(k);
-            }
+        if let Some(k) = self.read_state()?.current(spec, Timestamp::now()) {
+            return Ok(k);
         }
         let id = self.update(|entries| {
             let now = Timestamp::now();
@@ -272,7 +298,7 @@ impl KeyProvider for LocalKeyProvider {
             entries.push(e);
             Ok(id)
         })?;
-        let state = self.lock_state();
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         state
             .current(spec, Timestamp::now())
             .or_else(|| state.keys.get(&id).cloned())
@@ -284,12 +310,11 @@ impl KeyProvider for LocalKeyProvider {
     }
 
     fn key_by_id(&self, id: &KeyId) -> Result<Arc<Key>, KeyError> {
-        let mut state = self.lock_state();
-        self.reload_if_due(&mut state)?;
-        if let Some(k) = state.keys.get(id) {
+        if let Some(k) = self.read_state()?.keys.get(id) {
             return Ok(k.clone());
         }
         // Perhaps another process made it since we last looked.
+        let mut state = self.write_state();
         self.reload(&mut state)?;
         if let Some(k) = state.keys.get(id) {
             return Ok(k.clone());
@@ -309,7 +334,7 @@ impl KeyProvider for LocalKeyProvider {
 
 impl KeyManager for LocalKeyProvider {
     fn list(&self) -> Result<Vec<KeyInfo>, KeyError> {
-        let mut state = self.lock_state();
+        let mut state = self.write_state();
         self.reload(&mut state)?;
         Ok(state.entries.iter().map(|e| e.info.clone()).collect())
     }

@@ -166,3 +166,129 @@ fn invalid_specs_are_refused() {
     ));
     assert!(!p.path().exists(), "nothing written for a refused spec");
 }
+
+/// A second provider on the file of `p`, caching for `refresh`.
+fn other_instance(p: &LocalKeyProvider, refresh: Duration) -> LocalKeyProvider {
+    LocalKeyProvider::open(p.path())
+        .unwrap()
+        .with_refresh(refresh)
+}
+
+const REFRESH: Duration = Duration::from_millis(300);
+
+#[test]
+fn a_key_destroyed_by_another_instance_is_refused_after_the_refresh_period_even_if_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = provider(&dir);
+    let k = admin.current_key(&spec(Algorithm::Aes, 128, None)).unwrap();
+    let reader = other_instance(&admin, REFRESH);
+    let checked = Instant::now();
+    assert_eq!(reader.key_by_id(k.id()).unwrap().material(), k.material());
+
+    admin.revoke(k.id(), false).unwrap();
+    admin.destroy(k.id()).unwrap();
+    // Within the refresh period the reader may serve its cached copy (and does, unless this
+    // thread was held up past the period).
+    let early = reader.key_by_id(k.id());
+    if checked.elapsed() < REFRESH {
+        assert!(early.is_ok(), "served from the cache within the period");
+    }
+    std::thread::sleep(REFRESH);
+    let err = reader.key_by_id(k.id()).unwrap_err();
+    assert!(matches!(err, KeyError::Destroyed { .. }), "{err}");
+    // And it stays refused.
+    assert!(reader.key_by_id(k.id()).is_err());
+}
+
+#[test]
+fn revoke_and_expire_by_another_instance_are_seen_after_the_refresh_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = provider(&dir);
+    let s = spec(Algorithm::Aes, 256, Some("ks"));
+    let k = admin.current_key(&s).unwrap();
+    let reader = other_instance(&admin, REFRESH);
+    assert_eq!(reader.current_key(&s).unwrap().id(), k.id());
+
+    admin.revoke(k.id(), false).unwrap();
+    std::thread::sleep(REFRESH);
+    let back = reader.key_by_id(k.id()).unwrap();
+    assert_eq!(
+        back.info.state,
+        KeyState::Deactivated,
+        "revoked keys decrypt"
+    );
+    let k2 = reader.current_key(&s).unwrap();
+    assert_ne!(k2.id(), k.id(), "a revoked key no longer encrypts");
+
+    admin.expire(k2.id(), Timestamp(1)).unwrap();
+    std::thread::sleep(REFRESH);
+    let back = reader.key_by_id(k2.id()).unwrap();
+    assert_eq!(
+        back.info.protect_stop,
+        Some(Timestamp(1)),
+        "expired keys decrypt"
+    );
+    assert_ne!(reader.current_key(&s).unwrap().id(), k2.id());
+}
+
+#[test]
+fn the_file_is_checked_once_per_refresh_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = provider(&dir);
+    let k = admin.current_key(&spec(Algorithm::Aes, 128, None)).unwrap();
+    let reader = other_instance(&admin, REFRESH);
+    reader.key_by_id(k.id()).unwrap();
+    // The first call after a period checks the file; the calls after it, within the next
+    // period, do not.
+    std::thread::sleep(REFRESH);
+    let checked = Instant::now();
+    reader.key_by_id(k.id()).unwrap();
+    fs::remove_file(admin.path()).unwrap();
+    let early = reader.key_by_id(k.id());
+    if checked.elapsed() < REFRESH {
+        assert!(early.is_ok(), "no check within the period");
+    }
+    std::thread::sleep(REFRESH);
+    let err = reader.key_by_id(k.id()).unwrap_err();
+    assert!(
+        matches!(err, KeyError::KeyFileVanished { keys: 1, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn readers_on_many_threads_all_see_a_destroy_and_never_unsee_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = provider(&dir);
+    let k = admin.current_key(&spec(Algorithm::Aes, 128, None)).unwrap();
+    let reader = other_instance(&admin, Duration::from_millis(20));
+    reader.key_by_id(k.id()).unwrap();
+    admin.revoke(k.id(), false).unwrap();
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    loop {
+                        match reader.key_by_id(k.id()) {
+                            Ok(key) => assert_eq!(key.material(), k.material()),
+                            Err(KeyError::Destroyed { .. }) => break,
+                            Err(e) => panic!("{e}"),
+                        }
+                        assert!(Instant::now() < deadline, "the destroy was never seen");
+                    }
+                    // Once refused, always refused.
+                    for _ in 0..1000 {
+                        let err = reader.key_by_id(k.id()).unwrap_err();
+                        assert!(matches!(err, KeyError::Destroyed { .. }), "{err}");
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        admin.destroy(k.id()).unwrap();
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+}

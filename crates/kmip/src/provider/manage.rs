@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crypta_keys::{Key, KeyError, KeyId, KeyInfo, KeyManager, KeyProvider, KeyState, Timestamp};
 
-use super::{Checked, KmipKeyProvider, lock};
+use super::{Checked, KmipKeyProvider, write};
 use crate::attributes::Attribute;
 use crate::{CRYPTA_APP_NAMESPACE, LocateFilter};
 
@@ -20,7 +20,7 @@ impl KmipKeyProvider {
 
     /// Updates the cached copy of `id` (if any) with fresh `info`.
     fn update_cached(&self, info: &KeyInfo) {
-        let mut cache = lock(&self.cache);
+        let mut cache = write(&self.cache);
         if let Some(c) = cache.keys.get(&info.id)
             && let Ok(k) = Key::new(info.clone(), c.value.material().clone())
         {
@@ -155,7 +155,7 @@ impl KeyManager for KmipKeyProvider {
             .destroy(id.as_str())
             .map_err(|e| self.key_error(Some(id), e))?;
         {
-            let mut cache = lock(&self.cache);
+            let mut cache = write(&self.cache);
             cache.keys.remove(id);
             cache.current.retain(|_, c| &c.value != id);
         }

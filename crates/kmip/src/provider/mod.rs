@@ -13,6 +13,8 @@
 //!   encrypting then) and cached keys are checked (a destroyed key stops decrypting). If no
 //!   server answers, cached keys go on serving with a warning at each refresh; a key never
 //!   fetched fails with [`KeyError::Unavailable`] naming the group and hosts.
+//!   Serving a cached key takes a shared lock, one clock read and a [`KeyIdMap`] lookup:
+//!   concurrent readers do not wait for each other, and nothing is allocated.
 //! - **Protect Stop Date**: PyKMIP cannot store it (Create templates with date attributes fail,
 //!   Modify Attribute refuses it, Add Attribute is not implemented). crypta therefore records
 //!   it, and the activation date, in an Application Specific Information entry of namespace
@@ -23,10 +25,10 @@ mod manage;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use crypta_keys::{Key, KeyError, KeyId, KeyInfo, KeyProvider, KeySpec, Timestamp};
+use crypta_keys::{Key, KeyError, KeyId, KeyIdMap, KeyInfo, KeyProvider, KeySpec, Timestamp};
 
 use crate::attributes::{Attribute, CryptaRecord, ObjectAttributes};
 use crate::{
@@ -41,7 +43,8 @@ pub const DEFAULT_OBJECT_GROUP: &str = "crypta-default";
 pub struct KmipKeyProvider {
     client: KmipClient,
     ttl: Duration,
-    cache: Mutex<Cache>,
+    /// Read on every decrypt (a shared lock); written when a key is fetched or checked.
+    cache: RwLock<Cache>,
     /// Held during server round trips, so that threads missing the cache together ask once.
     refresh: Mutex<()>,
 }
@@ -49,7 +52,7 @@ pub struct KmipKeyProvider {
 #[derive(Default)]
 struct Cache {
     current: HashMap<KeySpec, Checked<KeyId>>,
-    keys: HashMap<KeyId, Checked<Arc<Key>>>,
+    keys: KeyIdMap<Checked<Arc<Key>>>,
 }
 
 struct Checked<T> {
@@ -75,9 +78,17 @@ impl fmt::Debug for KmipKeyProvider {
     }
 }
 
+// The cache holds no invariant a panic could break half-way: a poisoned lock is usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The cache holds no invariant a panic could break half-way: a poisoned lock is usable.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The Object Group that holds the keys of a namespace.
@@ -106,7 +117,7 @@ impl KmipKeyProvider {
         KmipKeyProvider {
             client,
             ttl: key_cache,
-            cache: Mutex::new(Cache::default()),
+            cache: RwLock::new(Cache::default()),
             refresh: Mutex::new(()),
         }
     }
@@ -227,7 +238,7 @@ impl KmipKeyProvider {
                     continue;
                 };
                 if info.matches(spec) && info.may_encrypt_at(now) {
-                    let cached = lock(&self.cache)
+                    let cached = read(&self.cache)
                         .keys
                         .get(&info.id)
                         .map(|c| c.value.clone());
@@ -300,7 +311,7 @@ impl KmipKeyProvider {
 
     /// Forgets the current-key choice of every spec using `id` (after expire or revoke).
     fn forget_current(&self, id: &KeyId) {
-        lock(&self.cache).current.retain(|_, c| &c.value != id);
+        write(&self.cache).current.retain(|_, c| &c.value != id);
     }
 }
 
@@ -311,7 +322,7 @@ impl KeyProvider for KmipKeyProvider {
 
     fn current_key(&self, spec: &KeySpec) -> Result<Arc<Key>, KeyError> {
         let cached = |fresh_only: bool| {
-            let cache = lock(&self.cache);
+            let cache = read(&self.cache);
             let cur = cache.current.get(spec)?;
             if fresh_only && cur.at.elapsed() >= self.ttl {
                 return None;
@@ -329,7 +340,7 @@ impl KeyProvider for KmipKeyProvider {
         let now = Timestamp::now();
         match self.find_or_create(spec, now) {
             Ok(key) => {
-                let mut cache = lock(&self.cache);
+                let mut cache = write(&self.cache);
                 cache
                     .current
                     .insert(spec.clone(), Checked::now(key.id().clone()));
@@ -345,7 +356,7 @@ impl KeyProvider for KmipKeyProvider {
                         self.describe(),
                         key.id()
                     );
-                    if let Some(c) = lock(&self.cache).current.get_mut(spec) {
+                    if let Some(c) = write(&self.cache).current.get_mut(spec) {
                         c.at = Instant::now();
                     }
                     Ok(key)
@@ -364,7 +375,7 @@ impl KeyProvider for KmipKeyProvider {
 
     fn key_by_id(&self, id: &KeyId) -> Result<Arc<Key>, KeyError> {
         let cached = |fresh_only: bool| {
-            let cache = lock(&self.cache);
+            let cache = read(&self.cache);
             let c = cache.keys.get(id)?;
             (!fresh_only || c.at.elapsed() < self.ttl).then(|| c.value.clone())
         };
@@ -396,7 +407,7 @@ impl KeyProvider for KmipKeyProvider {
         };
         match refreshed {
             Ok(key) => {
-                lock(&self.cache)
+                write(&self.cache)
                     .keys
                     .insert(id.clone(), Checked::now(key.clone()));
                 Ok(key)
@@ -405,7 +416,7 @@ impl KeyProvider for KmipKeyProvider {
                 if cached(false).is_some() =>
             {
                 // It was known and the server no longer has it: it was destroyed.
-                lock(&self.cache).keys.remove(id);
+                write(&self.cache).keys.remove(id);
                 self.forget_current(id);
                 Err(KeyError::Destroyed {
                     key_id: id.clone(),
@@ -418,7 +429,7 @@ impl KeyProvider for KmipKeyProvider {
                         "{}: cannot check key {id}: {e}; still serving the cached key until the next refresh",
                         self.describe()
                     );
-                    if let Some(c) = lock(&self.cache).keys.get_mut(id) {
+                    if let Some(c) = write(&self.cache).keys.get_mut(id) {
                         c.at = Instant::now();
                     }
                     Ok(key)
