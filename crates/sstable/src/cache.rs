@@ -3,7 +3,10 @@
 //! table that is opened with it.
 //!
 //! Sixteen shards, each an LRU under its own mutex, so that readers on different chunks rarely
-//! contend. File ids come from a process-wide counter at each open, so a cache entry can never
+//! contend. A hit only stamps the entry with the shard's clock; the eviction order (a map from
+//! stamp to entry) is brought up to date lazily, when the oldest stamp in it turns out to be an
+//! entry used since (it is filed again under its last use), so the victim is always the least
+//! recently used entry and a hit costs one hash lookup. File ids come from a process-wide counter at each open, so a cache entry can never
 //! be served for another file (or for a file replaced under the same name).
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,10 +44,51 @@ pub struct ChunkCache {
 
 #[derive(Default)]
 struct Shard {
-    map: HashMap<CacheKey, (Chunk, u64)>,
+    map: HashMap<CacheKey, Slot, BuildUnitHasher>,
+    /// Every entry once, under a stamp at or before its last use.
     lru: BTreeMap<u64, CacheKey>,
     tick: u64,
     bytes: usize,
+}
+
+struct Slot {
+    data: Chunk,
+    /// The shard's clock at the entry's last use.
+    used: u64,
+    /// The stamp the entry is filed under in `lru`.
+    filed: u64,
+}
+
+/// Hashes cache keys (a file id from a process counter and a unit number, never chosen by
+/// anyone outside the process, so no defence against crafted collisions is needed): a
+/// multiply-xorshift mix, far cheaper than std's SipHash.
+#[derive(Clone, Copy, Default)]
+struct BuildUnitHasher;
+
+#[derive(Default)]
+struct UnitHasher(u64);
+
+impl std::hash::BuildHasher for BuildUnitHasher {
+    type Hasher = UnitHasher;
+    fn build_hasher(&self) -> UnitHasher {
+        UnitHasher(0)
+    }
+}
+
+impl std::hash::Hasher for UnitHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
 }
 
 /// Counters of a [`ChunkCache`].
@@ -96,9 +140,7 @@ impl ChunkCache {
     }
 
     fn shard(&self, key: CacheKey) -> MutexGuard<'_, Shard> {
-        let h = key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1;
-        let i = (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize;
-        lock(&self.shards[i % SHARDS])
+        lock(&self.shards[shard_index(key)])
     }
 
     pub(crate) fn get(&self, file: u64, chunk: u64) -> Option<Chunk> {
@@ -108,12 +150,10 @@ impl ChunkCache {
         shard.tick += 1;
         let tick = shard.tick;
         match shard.map.get_mut(&key) {
-            Some((c, t)) => {
-                shard.lru.remove(t);
-                *t = tick;
-                shard.lru.insert(tick, key);
+            Some(slot) => {
+                slot.used = tick;
                 self.hits.fetch_add(1, Ordering::Relaxed);
-                Some(c.clone())
+                Some(slot.data.clone())
             }
             None => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
@@ -130,22 +170,39 @@ impl ChunkCache {
         let key = (file, chunk);
         let mut shard = self.shard(key);
         let shard = &mut *shard;
-        if let Some((old, t)) = shard.map.remove(&key) {
-            shard.lru.remove(&t);
-            shard.bytes -= old.capacity().max(1);
+        if let Some(old) = shard.map.remove(&key) {
+            shard.lru.remove(&old.filed);
+            shard.bytes -= old.data.capacity().max(1);
         }
         while shard.bytes + size > self.shard_capacity {
-            let Some((_, victim)) = shard.lru.pop_first() else {
+            let Some((stamp, victim)) = shard.lru.pop_first() else {
                 break;
             };
-            if let Some((old, _)) = shard.map.remove(&victim) {
-                shard.bytes -= old.capacity().max(1);
+            match shard.map.get_mut(&victim) {
+                // Used since it was filed: file it again under its last use.
+                Some(slot) if slot.used != stamp => {
+                    slot.filed = slot.used;
+                    shard.lru.insert(slot.used, victim);
+                }
+                Some(_) => {
+                    if let Some(old) = shard.map.remove(&victim) {
+                        shard.bytes -= old.data.capacity().max(1);
+                    }
+                }
+                None => {}
             }
         }
         shard.tick += 1;
         let tick = shard.tick;
         shard.lru.insert(tick, key);
-        shard.map.insert(key, (data, tick));
+        shard.map.insert(
+            key,
+            Slot {
+                data,
+                used: tick,
+                filed: tick,
+            },
+        );
         shard.bytes += size;
     }
 
@@ -155,10 +212,10 @@ impl ChunkCache {
             let mut shard = lock(shard);
             let shard = &mut *shard;
             let mut freed = 0;
-            shard.map.retain(|k, (c, t)| {
+            shard.map.retain(|k, slot| {
                 if k.0 == file {
-                    shard.lru.remove(t);
-                    freed += c.capacity().max(1);
+                    shard.lru.remove(&slot.filed);
+                    freed += slot.data.capacity().max(1);
                     false
                 } else {
                     true
@@ -167,6 +224,12 @@ impl ChunkCache {
             shard.bytes -= freed;
         }
     }
+}
+
+/// The shard of `key`.
+fn shard_index(key: CacheKey) -> usize {
+    let h = key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1;
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 60) as usize % SHARDS
 }
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -199,6 +262,32 @@ mod tests {
         cache.remove_file(1);
         assert_eq!(cache.stats().chunks, 0);
         assert_eq!(cache.stats().bytes, 0);
+    }
+
+    #[test]
+    fn evicts_exactly_the_least_recently_used() {
+        // Shards that hold 4 entries of 1000 bytes each, and keys that land in one shard.
+        let cache = ChunkCache::new(SHARDS * 4000);
+        let one_shard: Vec<u64> = (0u64..)
+            .filter(|&c| shard_index((1, c)) == 0)
+            .take(6)
+            .collect();
+        let [a, b, c, d, e, f] = one_shard[..] else {
+            panic!("six keys")
+        };
+        for k in [a, b, c, d] {
+            cache.insert(1, k, Arc::new(vec![0u8; 1000]));
+        }
+        // Use a and c: b is now the least recently used, then d.
+        assert!(cache.get(1, a).is_some());
+        assert!(cache.get(1, c).is_some());
+        cache.insert(1, e, Arc::new(vec![0u8; 1000]));
+        assert!(cache.get(1, b).is_none(), "b was the least recently used");
+        cache.insert(1, f, Arc::new(vec![0u8; 1000]));
+        assert!(cache.get(1, d).is_none(), "then d");
+        for k in [a, c, e, f] {
+            assert!(cache.get(1, k).is_some(), "{k} stays");
+        }
     }
 
     #[test]
