@@ -308,7 +308,16 @@ impl Engine {
             });
         }
         let (_, manager, _) = self.inner.keys.find(id, provider)?;
-        Ok(manager.destroy(id)?)
+        let info = manager.destroy(id)?;
+        // Plaintext already decoded under the key must not outlive it in the chunk cache.
+        for t in read(&self.inner.tables).values() {
+            for s in read(&t.sstables).iter() {
+                if s.reader.key_ids().contains(id) {
+                    s.reader.evict_cached();
+                }
+            }
+        }
+        Ok(info)
     }
 
     /// The paxos acceptor of this node (`system.paxos`), for conditional writes.

@@ -179,6 +179,14 @@ impl Sstable {
         &self.inner.metadata.key_ids
     }
 
+    /// Drops this table's decoded chunks and segments from the shared cache (if it has one),
+    /// so that nothing read under a key that was just destroyed is served from memory.
+    pub fn evict_cached(&self) {
+        if let Some(c) = &self.inner.cache {
+            c.remove_file(self.inner.file_id);
+        }
+    }
+
     /// The entry for `key`, if the table has one: the bloom filter, then the index, then one
     /// chunk decoded (or taken from the cache, which it fills). Without a cache, in a table
     /// whose codec allows it (plaintext, uncompressed ECB or CBC), the chunk's frame is
