@@ -104,9 +104,7 @@ impl FrameHeader {
 
     /// Payload bytes (relative to the payload) segment `i`'s checksum covers.
     fn segment_range(&self, s: &Segments, i: usize) -> Range<usize> {
-        let start = (i << s.shift).saturating_sub(if i == 0 { 0 } else { s.overlap });
-        let end = ((i + 1) << s.shift).min(self.payload_len);
-        start..end
+        segment_bounds(i, s.shift, s.overlap, self.payload_len)
     }
 }
 
@@ -218,14 +216,12 @@ pub(crate) fn seal(out: &mut [u8], f: &Unsealed) -> Result<(), CompressionError>
     let table = head
         .get_mut(f.table_offset..f.payload_start)
         .ok_or_else(layout)?;
-    let size = 1usize << SEGMENT_SHIFT;
     let crcs = table
         .get_mut(..table.len().saturating_sub(4))
         .ok_or_else(layout)?;
     for (i, slot) in crcs.chunks_exact_mut(4).enumerate() {
-        let start = (i * size).saturating_sub(if i == 0 { 0 } else { f.overlap });
-        let end = ((i + 1) * size).min(f.payload_len);
-        let crc = crc32fast::hash(payload.get(start..end).ok_or_else(layout)?);
+        let covered = segment_bounds(i, SEGMENT_SHIFT, f.overlap, f.payload_len);
+        let crc = crc32fast::hash(payload.get(covered).ok_or_else(layout)?);
         slot.copy_from_slice(&crc.to_le_bytes());
     }
     let crc_at = f.payload_start - 4;
@@ -260,6 +256,14 @@ pub(crate) fn reseal(buf: &mut [u8], max_plaintext: usize) -> Result<usize, Comp
         }
     }
     Ok(h.frame_len())
+}
+
+/// The payload bytes segment `i`'s checksum covers: the segment, and for `i > 0` the
+/// `overlap` bytes before it.
+fn segment_bounds(i: usize, shift: u8, overlap: usize, payload_len: usize) -> Range<usize> {
+    let start = (i << shift).saturating_sub(if i == 0 { 0 } else { overlap });
+    let end = ((i + 1) << shift).min(payload_len);
+    start..end
 }
 
 /// Bytes before a segment that its checksum covers too (see [`Segments::overlap`]).
