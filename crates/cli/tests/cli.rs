@@ -1,30 +1,12 @@
 //! The binary: init, cql with positioned errors, put/get/delete/scan, DESC, keys, shell.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
+use common::{BIN, ok, run};
+
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_crypta");
-
-fn run(config: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(config: &Path, args: &[&str]) -> String {
-    let o = run(config, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn newcomer_session() {

@@ -3,23 +3,15 @@
 //! reopened and checked: every acknowledged write is there and `crypta verify` passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
+use common::{BIN, run};
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_crypta");
-
-fn crypta(config: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// A small deterministic generator (no dependency needed for test randomness).
 struct Rng(u64);
@@ -55,7 +47,7 @@ fn sigkill_never_loses_an_acknowledged_write() {
         "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
         "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'EncryptingDeflateCompressor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128, 'chunk_length_kb': 4}",
     ] {
-        let o = crypta(&config, &["cql", stmt]);
+        let o = run(&config, &["cql", stmt]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
@@ -164,13 +156,13 @@ fn sigkill_never_loses_an_acknowledged_write() {
         );
 
         // Reopen: every acknowledged write is there, and verify passes.
-        let o = crypta(&config, &["verify"]);
+        let o = run(&config, &["verify"]);
         assert!(
             o.status.success(),
             "round {round}: verify failed: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let o = crypta(&config, &["scan", "ks.t"]);
+        let o = run(&config, &["scan", "ks.t"]);
         assert!(
             o.status.success(),
             "round {round}: scan failed: {}",

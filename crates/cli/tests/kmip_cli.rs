@@ -2,21 +2,13 @@
 //! stores made as the HCD docs make them (a PKCS#12 keystore, a keytool truststore).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{BIN, run};
+
+use std::process::Command;
 
 use crypta_testkit::{KmipServer, Pki, STORE_PASSWORD, refused_port};
-
-const BIN: &str = env!("CARGO_BIN_EXE_crypta");
-
-fn run(config: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn keys_check_and_list_against_a_kmip_group() {

@@ -3,29 +3,12 @@
 //! format and leaves the current one alone, `verify` passes, a second run rewrites nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
+use common::{BIN, ok, run};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_crypta");
-
-fn run(config: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(config: &Path, args: &[&str]) -> String {
-    let o = run(config, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+use std::process::Command;
 
 /// `get` of a key that is not there: exit status 1, nothing on stdout.
 fn absent(config: &Path, key: &str) {

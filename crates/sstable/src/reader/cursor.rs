@@ -1,14 +1,15 @@
 //! A position in the entry stream, reading across chunk boundaries, loading each chunk once.
 //!
-//! In a table whose codec allows it (plaintext, uncompressed ECB or CBC) and whose frames are
-//! of version 2, reads take parts of chunks; each chunk they enter is checked once (the frame
-//! header and its checksum, the key, the padding), then
+//! In a table whose codec allows it (plaintext, uncompressed ECB or CBC), reads take parts of
+//! chunks; each chunk they enter is checked once (the frame header and its checksum, the key,
+//! the padding), then
 //! - lookups without a cache decrypt only windows of it as they read on: [`WINDOW`] bytes at a
 //!   time, never past where the lookup's search ends (the next indexed entry's header and
-//!   key), and never the values it skips beyond a window;
-//! - with a cache, lookups and scans read it one checksummed segment (4 KiB) at a time, from
-//!   the cache when it holds the segment; lookups cache what they read (as a block cache holds
-//!   blocks), scans do not.
+//!   key), and never the values it skips beyond a window (in a format 1 table, whose frames
+//!   have one CRC, checking the chunk checks the whole frame);
+//! - with a cache, in a format 2 table (frames with a checksum per 4 KiB segment), lookups and
+//!   scans read it one segment at a time, from the cache when it holds the segment; lookups
+//!   cache what they read (as a block cache holds blocks), scans do not.
 //!
 //! Either way a read checks the checksums of the payload segments it uses first. Other
 //! tables, and scans without a cache, load whole chunks (through the cache if there is one,
