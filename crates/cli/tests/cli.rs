@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{BIN, ok, run};
+use common::{BIN, init, ok, run};
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -11,13 +11,7 @@ use std::process::{Command, Stdio};
 #[test]
 fn newcomer_session() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN)
-        .arg("init")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let config = dir.path().join("crypta.yaml");
+    let config = init(dir.path());
     ok(
         &config,
         &[
@@ -111,12 +105,7 @@ fn newcomer_session() {
 #[test]
 fn shell_answers_each_command_as_it_is_done() {
     let dir = tempfile::tempdir().unwrap();
-    Command::new(BIN)
-        .arg("init")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let config = dir.path().join("crypta.yaml");
+    let config = init(dir.path());
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(&config)

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{BIN, run};
+use common::{BIN, init, run};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -27,17 +27,7 @@ impl Rng {
 #[test]
 fn sigkill_never_loses_an_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .arg("init")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config = dir.path().join("crypta.yaml");
+    let config = init(dir.path());
     let yaml = std::fs::read_to_string(&config)
         .unwrap()
         .replace("    enabled: false", "    enabled: true")

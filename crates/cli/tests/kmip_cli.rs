@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::{BIN, run};
-
-use std::process::Command;
+use common::{init, run};
 
 use crypta_testkit::{KmipServer, Pki, STORE_PASSWORD, refused_port};
 
@@ -19,15 +17,7 @@ fn keys_check_and_list_against_a_kmip_group() {
         .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        Command::new(BIN)
-            .arg("init")
-            .arg(dir.path())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let config = dir.path().join("crypta.yaml");
+    let config = init(dir.path());
     let group = |name: &str, hosts: &str| {
         format!(
             "    {name}:\n        hosts: {hosts}\n        keystore_path: {}\n        keystore_type: jks\n        keystore_password: {STORE_PASSWORD}\n        truststore_path: {}\n        truststore_type: jks\n        truststore_password: {STORE_PASSWORD}\n        timeout: 1000\n",

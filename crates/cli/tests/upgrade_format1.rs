@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{BIN, ok, run};
+use common::{init, ok, run};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// `get` of a key that is not there: exit status 1, nothing on stdout.
 fn absent(config: &Path, key: &str) {
@@ -87,13 +86,7 @@ fn check_rows(config: &Path) {
 fn upgradesstables_rewrites_a_format_1_sstable() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sstable/tests/data/v1-plain.db");
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(BIN)
-        .arg("init")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let config = dir.path().join("crypta.yaml");
+    let config = init(dir.path());
     let data = dir.path().join("data");
     ok(
         &config,

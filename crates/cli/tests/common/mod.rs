@@ -6,7 +6,7 @@
     reason = "test helpers; each test file uses some of them"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `crypta` binary Cargo built for these tests.
@@ -31,4 +31,15 @@ pub fn ok(config: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
+}
+
+/// Runs `crypta init DIR`, requiring success; the path of the `crypta.yaml` it wrote.
+pub fn init(dir: &Path) -> PathBuf {
+    let o = Command::new(BIN).arg("init").arg(dir).output().unwrap();
+    assert!(
+        o.status.success(),
+        "crypta init: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    dir.join("crypta.yaml")
 }
