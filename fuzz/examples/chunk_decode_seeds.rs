@@ -1,6 +1,6 @@
 //! Writes the seed corpus of the `chunk_decode` target and the key file it decodes with:
-//! `cargo run --example chunk_decode_seeds` (from `fuzz/`). A few small frames per codec
-//! class and cipher, and one stream of two frames, named `v<frame version>-NN-...`; the seeds
+//! `cargo run --example chunk_decode_seeds` (from `fuzz/`). A frame of about 10 KiB of text
+//! (16 KiB chunks) per codec class and cipher, and one stream of two frames, named `v<frame version>-NN-...`; the seeds
 //! of earlier frame versions stay (the decoder still reads them), so the key file is reused
 //! when it exists.
 
@@ -15,7 +15,7 @@ use crypta_keys::{KeyProvider, LocalKeyProvider};
 fn options(class: &str, cipher: Option<(&str, u32)>) -> CompressionOptions {
     let mut m = BTreeMap::new();
     m.insert("class".to_string(), class.to_string());
-    m.insert("chunk_length_kb".to_string(), "4".to_string());
+    m.insert("chunk_length_kb".to_string(), "16".to_string());
     if let Some((t, bits)) = cipher {
         m.insert("cipher_algorithm".to_string(), t.to_string());
         m.insert("secret_key_strength".to_string(), bits.to_string());
@@ -35,7 +35,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::set_permissions(tmp.join("keys"), std::fs::Permissions::from_mode(0o600))?;
     }
     let keys = LocalKeyProvider::open(tmp.join("keys"))?;
-    let text: Vec<u8> = (0..40)
+    // About 10 KiB: three segments of 4 KiB, each compressed on its own by the compressing
+    // classes.
+    let text: Vec<u8> = (0..300)
         .flat_map(|i| format!("row-{i:04} value=alpha beta {};", i % 7).into_bytes())
         .collect();
     let mut n = 0;

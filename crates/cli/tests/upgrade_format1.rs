@@ -111,7 +111,7 @@ fn upgradesstables_rewrites_a_format_1_sstable() {
     assert_eq!(files.len(), 2, "{files:?}");
     std::fs::write(&files[0], std::fs::read(&golden).unwrap()).unwrap();
     assert_eq!(format_version(&files[0]), 1);
-    assert_eq!(format_version(&files[1]), 2);
+    assert_eq!(format_version(&files[1]), 3);
 
     check_rows(&config);
     let up = ok(&config, &["upgradesstables", "ks", "old"]);
@@ -123,7 +123,7 @@ fn upgradesstables_rewrites_a_format_1_sstable() {
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(after[0], files[1], "the current SSTable was rewritten");
     assert!(!files[0].exists());
-    assert_eq!(format_version(&after[1]), 2);
+    assert_eq!(format_version(&after[1]), 3);
     check_rows(&config);
     assert_eq!(
         ok(&config, &["verify", "ks", "old"]),

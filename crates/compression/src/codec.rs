@@ -12,8 +12,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crypta_keys::{Key, KeyId, KeyProvider};
 
 use crate::cipher::{PreparedKey, ciphertext_len, prepare};
-use crate::compress::{compress, decompress};
-use crate::frame::{check_all, check_header, parse_header, seal, write_header};
+use crate::compress::{compress_segments, decompress, decompress_segments};
+use crate::frame::{SEGMENT_SHIFT, check_all, check_header, parse_header, seal, write_header};
 use crate::{CompressionError, CompressionOptions, Compressor, Transformation};
 
 /// How many prepared keys a codec keeps (key schedules are cheap for AES, not for Blowfish).
@@ -273,9 +273,12 @@ impl ChunkDecoder {
                     payload
                 }
             };
-            match h.compressor {
-                Some(c) => decompress(c, body, h.plaintext_len, out)?,
-                None => {
+            match (h.compressor, h.compressed_segments()) {
+                (Some(c), Some(shift)) => {
+                    decompress_segments(c, body, h.plaintext_len, shift, out)?;
+                }
+                (Some(c), None) => decompress(c, body, h.plaintext_len, out)?,
+                (None, _) => {
                     let got = out.len() - start;
                     if got != h.plaintext_len {
                         return Err(CompressionError::Malformed {
@@ -305,8 +308,8 @@ pub fn frame_key_id(buf: &[u8], max_plaintext: usize) -> Result<Option<KeyId>, C
     Ok(h.key_id)
 }
 
-/// Compresses `chunk` into `scratch` with `compressor`, if any, and keeps the compressed form
-/// only if it is smaller: the compressor the frame records (none when the chunk is stored as
+/// Compresses `chunk` into `scratch` with `compressor`, if any, segment by segment (a frame
+/// of version 3), and keeps the compressed form only if it is smaller: the compressor the frame records (none when the chunk is stored as
 /// it is) and the body to encrypt.
 pub(crate) fn compress_if_smaller<'a>(
     compressor: Option<Compressor>,
@@ -314,7 +317,7 @@ pub(crate) fn compress_if_smaller<'a>(
     scratch: &'a mut Vec<u8>,
 ) -> Result<(Option<Compressor>, &'a [u8]), CompressionError> {
     if let Some(c) = compressor {
-        compress(c, chunk, scratch)?;
+        compress_segments(c, chunk, SEGMENT_SHIFT, scratch)?;
         if scratch.len() < chunk.len() {
             return Ok((Some(c), scratch.as_slice()));
         }

@@ -122,6 +122,110 @@ pub(crate) fn decompress(
     }
 }
 
+/// The compressed body of a chunk frame of version 3: the chunk cut into segments of
+/// `1 << shift` plaintext bytes (the last may be shorter), each compressed on its own, after
+/// a table of one `u32` per segment, the end of that segment's compressed bytes (counted from
+/// the end of the table). A read of part of the chunk inflates only the segments it covers.
+pub(crate) fn compress_segments(
+    c: Compressor,
+    input: &[u8],
+    shift: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let table_at = out.len();
+    let count = input.len().div_ceil(1 << shift);
+    out.resize(table_at + 4 * count, 0);
+    let body_at = out.len();
+    for (i, segment) in input.chunks(1 << shift).enumerate() {
+        compress(c, segment, out)?;
+        let end = u32::try_from(out.len() - body_at).map_err(|_| CompressionError::Compress {
+            reason: "compressed chunk does not fit a chunk frame".into(),
+        })?;
+        out.get_mut(table_at + 4 * i..table_at + 4 * i + 4)
+            .ok_or_else(|| CompressionError::Compress {
+                reason: "segment table does not fit its buffer".into(),
+            })?
+            .copy_from_slice(&end.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// The segment table at the start of a version 3 compressed body of `body_len` bytes that
+/// holds `plaintext_len` bytes in segments of `1 << shift`: the compressed range of each
+/// segment within the body. `table` holds at least the table's bytes (`4 * count`). Checks
+/// that the ranges follow each other and end exactly at the end of the body.
+pub(crate) fn segment_table(
+    table: &[u8],
+    plaintext_len: usize,
+    shift: u8,
+    body_len: usize,
+) -> Result<Vec<std::ops::Range<usize>>, CompressionError> {
+    let count = plaintext_len.div_ceil(1 << shift);
+    let bad = |reason: String| CompressionError::Decompress { reason };
+    let table = table
+        .get(..4 * count)
+        .filter(|_| 4 * count <= body_len)
+        .ok_or_else(|| {
+            bad(format!(
+                "a compressed body of {body_len} bytes cannot hold the table of {count} segments"
+            ))
+        })?;
+    let mut ranges = Vec::with_capacity(count);
+    let mut start = 4 * count;
+    for (i, e) in table.chunks_exact(4).enumerate() {
+        let end = e
+            .try_into()
+            .map(u32::from_le_bytes)
+            .ok()
+            .and_then(|e| usize::try_from(e).ok())
+            .and_then(|e| e.checked_add(4 * count))
+            .filter(|&end| end >= start && end <= body_len)
+            .ok_or_else(|| bad(format!("segment {i} ends outside the compressed body")))?;
+        ranges.push(start..end);
+        start = end;
+    }
+    if start != body_len {
+        return Err(bad(format!(
+            "the compressed segments end at byte {start} of a body of {body_len}"
+        )));
+    }
+    Ok(ranges)
+}
+
+/// Appends the plaintext of a version 3 compressed body (see [`compress_segments`]), which
+/// must be exactly `expected` bytes, to `out`; on error nothing is appended.
+pub(crate) fn decompress_segments(
+    c: Compressor,
+    body: &[u8],
+    expected: usize,
+    shift: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let start = out.len();
+    let result = segment_table(body, expected, shift, body.len()).and_then(|ranges| {
+        for (i, r) in ranges.into_iter().enumerate() {
+            let len = (expected - (i << shift)).min(1 << shift);
+            let segment = body.get(r).unwrap_or_default();
+            decompress(c, segment, len, out).map_err(|e| in_segment(i, e))?;
+        }
+        Ok(())
+    });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// `e`, saying which compressed segment it is about.
+pub(crate) fn in_segment(i: usize, e: CompressionError) -> CompressionError {
+    match e {
+        CompressionError::Decompress { reason } => CompressionError::Decompress {
+            reason: format!("compressed segment {i}: {reason}"),
+        },
+        e => e,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +249,59 @@ mod tests {
             // Truncated input is an error.
             let mut out = Vec::new();
             assert!(decompress(c, &z[..z.len() / 2], data.len(), &mut out).is_err());
+        }
+    }
+
+    #[test]
+    fn segments_round_trip_and_bad_tables_are_refused() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 13) as u8).collect();
+        for c in [Compressor::Deflate, Compressor::Lz4] {
+            let mut body = vec![7u8];
+            compress_segments(c, &data, 12, &mut body).unwrap();
+            let body = &body[1..];
+            let ranges = segment_table(body, data.len(), 12, body.len()).unwrap();
+            assert_eq!(ranges.len(), 3);
+            assert_eq!(ranges[0].start, 12);
+            assert_eq!(ranges[2].end, body.len());
+            // Each segment inflates on its own.
+            for (i, r) in ranges.iter().enumerate() {
+                let want = &data[i * 4096..((i + 1) * 4096).min(data.len())];
+                let mut out = Vec::new();
+                decompress(c, &body[r.clone()], want.len(), &mut out).unwrap();
+                assert_eq!(out, want);
+            }
+            let mut out = vec![1u8];
+            decompress_segments(c, body, data.len(), 12, &mut out).unwrap();
+            assert_eq!(&out[1..], &data[..]);
+            // Tables that do not describe the body: nothing appended.
+            let end = |b: &mut Vec<u8>, i: usize, v: u32| {
+                b[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+            };
+            let e0 = ranges[0].end as u32 - 12;
+            let mut cases: Vec<Vec<u8>> = Vec::new();
+            let mut b = body.to_vec();
+            end(&mut b, 1, e0 - 1); // goes backwards
+            cases.push(b);
+            let mut b = body.to_vec();
+            end(&mut b, 2, u32::MAX); // past the end
+            cases.push(b);
+            let mut b = body.to_vec();
+            b.push(0); // the segments end before the body does
+            cases.push(b);
+            let mut b = body.to_vec();
+            end(&mut b, 0, e0 + 1); // segment 0 one byte too long, segment 1 one short
+            cases.push(b);
+            cases.push(body[..8].to_vec()); // not even the table
+            for bad in cases {
+                let mut out = vec![1u8];
+                assert!(decompress_segments(c, &bad, data.len(), 12, &mut out).is_err());
+                assert_eq!(out, [1]);
+            }
+            // A declared length that needs another segment count.
+            let mut out = Vec::new();
+            assert!(decompress_segments(c, body, data.len() + 4096, 12, &mut out).is_err());
+            assert!(decompress_segments(c, body, data.len() - 1, 12, &mut out).is_err());
+            assert!(out.is_empty());
         }
     }
 

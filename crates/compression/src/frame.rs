@@ -1,8 +1,10 @@
 //! The chunk frame, byte by byte as in `docs/format/chunk.md`.
 //!
-//! Version 2 (written) checksums the header and each segment of the payload apart, so that
-//! a read of part of a chunk checks only the segments it uses; version 1 (still read) has
-//! one CRC32 over the whole frame, at its end.
+//! Version 3 (written) has the header of version 2 and compresses each segment of the chunk
+//! on its own, so that a read of part of a compressed chunk inflates only the segments it
+//! covers. Version 2 (still read) checksums the header and each segment of the payload apart,
+//! so that a read of part of a chunk checks only the segments it uses; version 1 (still read)
+//! has one CRC32 over the whole frame, at its end.
 #![deny(clippy::indexing_slicing)]
 
 use std::ops::Range;
@@ -13,16 +15,17 @@ use crypta_keys::{Algorithm, KeyId};
 use crate::{CompressionError, Compressor, Mode, Transformation};
 
 /// The frame format version written.
-pub const FRAME_VERSION: u8 = 2;
+pub const FRAME_VERSION: u8 = 3;
 
-/// log2 of the payload segment size written: 4 KiB segments, each with its own CRC32.
+/// log2 of the segment size written: 4 KiB payload segments, each with its own CRC32, and
+/// (version 3) 4 KiB plaintext segments, each compressed on its own.
 pub const SEGMENT_SHIFT: u8 = 12;
 
-/// The segment shifts a version 2 frame may declare: 1 KiB to 64 KiB segments (a multiple
+/// The segment shifts a frame of version 2 or 3 may declare: 1 KiB to 64 KiB segments (a multiple
 /// of every cipher's block size).
 const SEGMENT_SHIFTS: std::ops::RangeInclusive<u8> = 10..=16;
 
-/// Bytes of a version 2 frame besides its key id, IV, segment checksums and payload: the
+/// Bytes of a version 2 or 3 frame besides its key id, IV, segment checksums and payload: the
 /// fixed header, the segment shift and the header CRC.
 pub const FRAME_FIXED_OVERHEAD: usize = 14 + 1 + 4;
 
@@ -42,7 +45,7 @@ fn max_expansion(len: usize) -> usize {
 /// The fixed-size part of a frame and the positions of its variable parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
-    /// The frame format version (1 or 2).
+    /// The frame format version (1, 2 or 3).
     pub version: u8,
     /// Compressor applied to the plaintext, if any.
     pub compressor: Option<Compressor>,
@@ -58,16 +61,16 @@ pub struct FrameHeader {
     pub iv_offset: usize,
     /// IV length (0 for ECB and plaintext).
     pub iv_len: usize,
-    /// Length of the header GCM authenticates (its additional authenticated data): version 2
-    /// from the version byte to the segment shift, version 1 the whole header.
+    /// Length of the header GCM authenticates (its additional authenticated data): versions
+    /// 2 and 3 from the version byte to the segment shift, version 1 the whole header.
     pub aad_len: usize,
-    /// Version 2: the payload segments and where their checksums are.
+    /// Versions 2 and 3: the payload segments and where their checksums are.
     pub segments: Option<Segments>,
     /// Offset of the payload within the frame.
     pub payload_offset: usize,
 }
 
-/// How a version 2 frame's payload is cut into checksummed segments.
+/// How a version 2 or 3 frame's payload is cut into checksummed segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segments {
     /// log2 of the segment size.
@@ -96,10 +99,20 @@ impl FrameHeader {
         }
     }
 
-    /// The number of payload segments (version 2; 0 for version 1).
+    /// The number of payload segments (versions 2 and 3; 0 for version 1).
     pub fn segment_count(&self) -> usize {
         self.segments
             .map_or(0, |s| self.payload_len.div_ceil(s.size()))
+    }
+
+    /// The segment shift of a compressed chunk whose segments are compressed one by one
+    /// (version 3; `None` for an uncompressed chunk, or a version 1 or 2 frame, whose
+    /// compressed chunk is one stream).
+    pub fn compressed_segments(&self) -> Option<u8> {
+        match (self.version, self.compressor, self.segments) {
+            (3.., Some(_), Some(s)) => Some(s.shift),
+            _ => None,
+        }
     }
 
     /// Payload bytes (relative to the payload) segment `i`'s checksum covers.
@@ -158,7 +171,7 @@ impl Unsealed {
     }
 }
 
-/// Writes the header of a version 2 frame (everything before the payload) to `out`, with
+/// Writes the header of a version 3 frame (everything before the payload) to `out`, with
 /// room for its checksums, which [`seal`] writes once the payload follows.
 pub(crate) fn write_header(
     out: &mut Vec<u8>,
@@ -281,7 +294,7 @@ fn chaining_overlap(t: Option<Transformation>) -> usize {
 pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, CompressionError> {
     let mut r = Reader::new(buf);
     let version = r.u8("frame version").map_err(malformed)?;
-    if version != 1 && version != 2 {
+    if !(1..=FRAME_VERSION).contains(&version) {
         return Err(CompressionError::UnsupportedVersion(version));
     }
     let compressor = match r.u8("compressor").map_err(malformed)? {
@@ -449,7 +462,7 @@ fn compare(
 }
 
 /// Checks what must hold before any byte of the frame described by `h` at the start of `buf`
-/// is used: version 2, the header's CRC32 (which covers the segment checksums); version 1, the
+/// is used: versions 2 and 3, the header's CRC32 (which covers the segment checksums); version 1, the
 /// CRC32 of the whole frame.
 pub(crate) fn check_header(buf: &[u8], h: &FrameHeader) -> Result<(), CompressionError> {
     match h.segments {
@@ -466,8 +479,8 @@ pub(crate) fn check_header(buf: &[u8], h: &FrameHeader) -> Result<(), Compressio
     }
 }
 
-/// Checks the checksums of the payload segments that cover payload bytes `range` (version
-/// 2; version 1 frames were checked whole by [`check_header`]), skipping and then marking
+/// Checks the checksums of the payload segments that cover payload bytes `range` (versions
+/// 2 and 3; version 1 frames were checked whole by [`check_header`]), skipping and then marking
 /// those `done` says were checked already (one bit per segment).
 pub(crate) fn check_segments(
     buf: &[u8],
@@ -514,7 +527,7 @@ pub(crate) fn check_segments(
     Ok(())
 }
 
-/// Checks every checksum of the frame: header and all segments (version 2), or the whole
+/// Checks every checksum of the frame: header and all segments (versions 2 and 3), or the whole
 /// frame's (version 1).
 pub(crate) fn check_all(buf: &[u8], h: &FrameHeader) -> Result<(), CompressionError> {
     check_header(buf, h)?;

@@ -17,8 +17,9 @@
 //!
 //! - [`ChunkDecoder::check_frame`] checks a frame as `decode` does and returns a
 //!   [`CheckedFrame`] whose reads decrypt only the cipher blocks covering the bytes asked
-//!   for (uncompressed ECB and CBC; compressed and GCM frames are decoded whole): what a
-//!   point lookup reads of a 64 KiB chunk is a few hundred bytes.
+//!   for, and inflate only the 4 KiB segments of a compressed chunk it covers (plaintext, ECB
+//!   and CBC; GCM frames, and compressed frames of versions 1 and 2, are decoded whole): what
+//!   a point lookup reads of a 64 KiB chunk is a few hundred bytes (a few KiB compressed).
 //!
 //! - [`hazmat::ChunkCipher`] is the cipher alone with a caller-chosen IV, for cross-checks and
 //!   benchmarks.

@@ -2,12 +2,15 @@
 //! byte range of its plaintext is read ([`CheckedFrame::read`]), decrypting only the cipher
 //! blocks that cover it where the frame allows.
 //!
-//! Which frames allow it: uncompressed ECB and CBC (the `Encryptor` class). Their ciphertext
-//! is the chunk block for block, padding only after the end, so plaintext byte `x` lies in
-//! ciphertext block `x / block`: ECB decrypts that block alone, CBC decrypts it and XORs the
-//! ciphertext block before it (the IV for block 0). Uncompressed plaintext frames are read in
-//! place. Compressed frames must be inflated from their start, and GCM's tag covers the whole
-//! chunk: a GCM plaintext byte is released only after the tag over all of them verified
+//! Which frames allow it: plaintext, ECB and CBC. Uncompressed, the ciphertext is the chunk
+//! block for block, padding only after the end, so plaintext byte `x` lies in ciphertext
+//! block `x / block`: ECB decrypts that block alone, CBC decrypts it and XORs the ciphertext
+//! block before it (the IV for block 0); plaintext frames are read in place. Compressed
+//! (frame version 3), the body is a table of where each 4 KiB segment's compressed bytes end,
+//! then the segments compressed one by one: `check_frame` decrypts the table, and a read
+//! decrypts the blocks of each segment it covers the same way and inflates them. Compressed
+//! frames of versions 1 and 2 must be inflated from their start, and GCM's tag covers the
+//! whole chunk: a GCM plaintext byte is released only after the tag over all of them verified
 //! (releasing unverified plaintext is what an AEAD forbids), so those frames are decoded whole
 //! by `check_frame` and reads copy from that.
 //!
@@ -15,7 +18,8 @@
 //! frame, the CRC32 of the whole frame), the key by id and its algorithm; for ECB and CBC the
 //! ciphertext length (whole blocks, the PKCS#5-padded length of the declared plaintext length)
 //! and the padding, by decrypting the last block (after checking the checksum of the segment
-//! that holds it). Each read then checks the checksums of the payload segments it decrypts
+//! that holds it); for a compressed chunk, the segment table against the body's length. Each
+//! read then checks the checksums of the payload segments it decrypts
 //! or copies, once per segment, before using any of their bytes: a read succeeds exactly when
 //! everything it depends on is intact, and [`ChunkDecoder::decode`], which checks every
 //! segment, fails on any corruption a read could meet. What neither can check: ECB and CBC
@@ -23,6 +27,7 @@
 //! garbage both ways.
 #![deny(clippy::indexing_slicing)]
 
+use std::cell::RefCell;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -31,8 +36,9 @@ use crypta_keys::KeyProvider;
 
 use crate::cipher::{PreparedKey, pkcs5_pad_len};
 use crate::codec::key_for_frame;
+use crate::compress::{decompress, in_segment, segment_table};
 use crate::frame::{check_header, check_segments, parse_header};
-use crate::{ChunkDecoder, CompressionError, FrameHeader, Mode};
+use crate::{ChunkDecoder, CompressionError, Compressor, FrameHeader, Mode};
 
 /// A frame whose CRC, key and (for ECB and CBC) padding were checked, ready for reads of its
 /// plaintext. It holds the prepared key, never shown by `Debug`; reads take the frame's bytes
@@ -51,20 +57,33 @@ enum Kind {
     /// Uncompressed, not encrypted: the payload is the plaintext.
     Plain,
     /// Uncompressed ECB or CBC: reads decrypt the blocks they cover.
-    Blocks {
-        key: Arc<PreparedKey>,
-        mode: Mode,
-        block: usize,
+    Blocks(Cipher),
+    /// Compressed segment by segment (frame version 3), in plaintext, ECB or CBC: reads
+    /// decrypt the compressed bytes of the segments they cover and inflate those.
+    Segments {
+        compressor: Compressor,
+        shift: u8,
+        /// Where each segment's compressed bytes are in the body (the decrypted payload).
+        ranges: Vec<Range<usize>>,
+        cipher: Option<Cipher>,
     },
-    /// Compressed or GCM: decoded whole at check time.
+    /// Compressed in one stream (frame versions 1 and 2) or GCM: decoded whole at check time.
     Whole(Vec<u8>),
+}
+
+/// The prepared key of an ECB or CBC frame, for reads that decrypt some of its blocks.
+struct Cipher {
+    key: Arc<PreparedKey>,
+    mode: Mode,
+    block: usize,
 }
 
 impl fmt::Debug for CheckedFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             Kind::Plain => "plain",
-            Kind::Blocks { .. } => "blocks",
+            Kind::Blocks(_) => "blocks",
+            Kind::Segments { .. } => "compressed segments",
             Kind::Whole(_) => "whole",
         };
         f.debug_struct("CheckedFrame")
@@ -77,8 +96,9 @@ impl fmt::Debug for CheckedFrame {
 impl ChunkDecoder {
     /// Checks the frame at the start of `buf` (everything [`ChunkDecoder::decode`] checks,
     /// in the same order: header, CRC, key, padding or tag, lengths) without decrypting more
-    /// than one block of an ECB or CBC frame; compressed and GCM frames are decoded whole here
-    /// (see the module docs of `range.rs`). Reads then take any range of the plaintext.
+    /// of an ECB or CBC frame than its last block and, compressed, its segment table; GCM
+    /// frames and compressed frames of versions 1 and 2 are decoded whole here (see the module
+    /// docs of `range.rs`). Reads then take any range of the plaintext.
     pub fn check_frame(
         &self,
         buf: &[u8],
@@ -95,45 +115,84 @@ impl ChunkDecoder {
             .and_then(|c| c.try_into().ok())
             .ok_or_else(truncated)?;
         let mut checked = Vec::new();
-        let partial = header.compressor.is_none()
-            && header.transformation.is_none_or(|t| t.mode != Mode::Gcm);
+        let segmented = header.compressed_segments();
+        let partial = header.transformation.is_none_or(|t| t.mode != Mode::Gcm)
+            && (header.compressor.is_none() || segmented.is_some());
+        let done = |checked, kind| {
+            Ok(CheckedFrame {
+                header: header.clone(),
+                crc,
+                crc_at,
+                checked,
+                kind,
+            })
+        };
         if !partial {
             let mut whole = Vec::with_capacity(header.plaintext_len);
             self.decode(buf, keys, &mut whole)?;
-            return Ok(CheckedFrame {
-                header,
-                crc,
-                crc_at,
-                checked,
-                kind: Kind::Whole(whole),
-            });
+            return done(checked, Kind::Whole(whole));
         }
-        let (Some(t), Some(id)) = (header.transformation, header.key_id.as_ref()) else {
-            if header.payload_len != header.plaintext_len {
-                return Err(length_mismatch(header.payload_len, header.plaintext_len));
+        let (cipher, body_len) = match (header.transformation, header.key_id.as_ref()) {
+            (Some(t), Some(id)) => {
+                let (cipher, body_len) =
+                    self.check_padding(buf, &header, t, id, keys, &mut checked)?;
+                (Some(cipher), body_len)
             }
-            return Ok(CheckedFrame {
-                header,
-                crc,
-                crc_at,
-                checked,
-                kind: Kind::Plain,
-            });
+            _ => (None, header.payload_len),
         };
+        match (header.compressor, segmented) {
+            (Some(compressor), Some(shift)) => {
+                let count = header.plaintext_len.div_ceil(1 << shift);
+                let mut table = Vec::new();
+                let at = 0..(4 * count).min(body_len);
+                read_body(buf, &header, cipher.as_ref(), at, &mut checked, &mut table)?;
+                let ranges = segment_table(&table, header.plaintext_len, shift, body_len)?;
+                done(
+                    checked,
+                    Kind::Segments {
+                        compressor,
+                        shift,
+                        ranges,
+                        cipher,
+                    },
+                )
+            }
+            _ if body_len != header.plaintext_len => {
+                Err(length_mismatch(body_len, header.plaintext_len))
+            }
+            _ => done(checked, cipher.map_or(Kind::Plain, Kind::Blocks)),
+        }
+    }
+
+    /// The prepared key of an ECB or CBC frame, and the length of its body (the chunk, or its
+    /// compressed form) from the padding of its last block, which is decrypted after the
+    /// checksum of its segment is checked.
+    fn check_padding(
+        &self,
+        buf: &[u8],
+        header: &FrameHeader,
+        t: crate::Transformation,
+        id: &crypta_keys::KeyId,
+        keys: Option<&dyn KeyProvider>,
+        checked: &mut Vec<u64>,
+    ) -> Result<(Cipher, usize), CompressionError> {
         let key = key_for_frame(keys, id)?;
-        let prepared = self.cache.prepared(t, &key)?;
-        let block = t.algorithm.block_size();
+        let cipher = Cipher {
+            key: self.cache.prepared(t, &key)?,
+            mode: t.mode,
+            block: t.algorithm.block_size(),
+        };
+        let block = cipher.block;
         let len = header.payload_len;
-        if len < block || len % block != 0 {
+        if len < block || !len.is_multiple_of(block) {
             return Err(CompressionError::DecryptFailed {
                 key_id: id.clone(),
                 reason: "ciphertext is not a whole number of blocks",
             });
         }
-        // The last block: its padding says how long the plaintext is.
-        let frame = Self::frame_parts(buf, &header)?;
+        let frame = Self::frame_parts(buf, header)?;
         let last_at = len - block;
-        check_segments(buf, &header, last_at..len, &mut checked)?;
+        check_segments(buf, header, last_at..len, checked)?;
         let (Some(last), Some(prev)) = (
             frame.payload.get(last_at..),
             previous_block(&frame, last_at, block),
@@ -142,25 +201,12 @@ impl ChunkDecoder {
         };
         let mut plain = [0u8; 16];
         let plain = plain.get_mut(..block).ok_or_else(truncated)?;
-        decrypt_blocks(&prepared, t.mode, prev, last, plain).map_err(|e| e.into_error(id))?;
+        decrypt_blocks(&cipher.key, t.mode, prev, last, plain).map_err(|e| e.into_error(id))?;
         let pad = pkcs5_pad_len(plain).ok_or_else(|| CompressionError::DecryptFailed {
             key_id: id.clone(),
             reason: "invalid padding",
         })?;
-        if len - pad != header.plaintext_len {
-            return Err(length_mismatch(len - pad, header.plaintext_len));
-        }
-        Ok(CheckedFrame {
-            header,
-            crc,
-            crc_at,
-            checked,
-            kind: Kind::Blocks {
-                key: prepared,
-                mode: t.mode,
-                block,
-            },
-        })
+        Ok((cipher, len - pad))
     }
 
     fn frame_parts<'a>(buf: &'a [u8], h: &FrameHeader) -> Result<FrameParts<'a>, CompressionError> {
@@ -228,15 +274,17 @@ impl CheckedFrame {
         self.header.frame_len()
     }
 
-    /// Whether reads decode only what they cover (uncompressed plaintext, ECB and CBC
-    /// frames), rather than copy from a chunk decoded whole.
+    /// Whether reads decode only what they cover (plaintext, ECB and CBC frames, compressed
+    /// ones of version 3), rather than copy from a chunk decoded whole.
     pub fn is_partial(&self) -> bool {
         !matches!(self.kind, Kind::Whole(_))
     }
 
-    /// The size of the payload segments reads check one by one, when reads decode only what
-    /// they cover (a version 2 frame that is not compressed or GCM): plaintext segment `i`,
-    /// bytes `i * size .. (i + 1) * size`, lies in payload segment `i`.
+    /// The size of the segments reads check one by one, when reads decode only what they
+    /// cover (a frame of version 2 or 3 that is not GCM, nor compressed in version 2). Reads
+    /// of plaintext segment `i`, bytes `i * size .. (i + 1) * size`, use payload segment `i`
+    /// in an uncompressed chunk; in a compressed one, the payload segments that hold its
+    /// compressed bytes (one or two, as it compresses), which are inflated whole.
     pub fn segment_len(&self) -> Option<usize> {
         match self.kind {
             Kind::Whole(_) => None,
@@ -282,34 +330,133 @@ impl CheckedFrame {
                 check_segments(frame, h, range.clone(), &mut self.checked)?;
                 out.extend_from_slice(parts.payload.get(range).ok_or_else(truncated)?);
             }
-            Kind::Blocks { key, mode, block } => {
-                let block = *block;
-                let parts = ChunkDecoder::frame_parts(frame, h)?;
-                let first = range.start / block * block;
-                let end = range.end.div_ceil(block) * block;
-                // The segment of `first` covers the CBC chaining block before it, too.
-                check_segments(frame, h, first..end, &mut self.checked)?;
-                let (Some(ciphertext), Some(prev)) = (
-                    parts.payload.get(first..end),
-                    previous_block(&parts, first, block),
-                ) else {
-                    return Err(truncated());
-                };
-                // Decrypt the covering blocks into the end of `out`, then keep the range.
+            Kind::Blocks(cipher) => cipher.read(frame, h, range, &mut self.checked, out)?,
+            Kind::Segments {
+                compressor,
+                shift,
+                ranges,
+                cipher,
+            } => {
                 let start = out.len();
-                out.resize(start + ciphertext.len(), 0);
-                let dst = out.get_mut(start..).unwrap_or_default();
-                if let Err(e) = decrypt_blocks(key, *mode, prev, ciphertext, dst) {
+                let result = read_segments(
+                    frame,
+                    h,
+                    (*compressor, *shift, ranges, cipher.as_ref()),
+                    range,
+                    &mut self.checked,
+                    out,
+                );
+                if result.is_err() {
                     out.truncate(start);
-                    let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
-                    return Err(e.into_error(key_id));
                 }
-                let lead = range.start - first;
-                let n = range.end - range.start;
-                out.copy_within(start + lead..start + lead + n, start);
-                out.truncate(start + n);
+                result?;
             }
         }
         Ok(())
     }
+}
+
+impl Cipher {
+    /// Appends bytes `range` of the body (the decrypted payload, padding included) to `out`,
+    /// decrypting only the cipher blocks that cover it, after checking the checksums of the
+    /// payload segments that hold them (and, for CBC, the chaining block before them). On
+    /// error nothing is appended.
+    fn read(
+        &self,
+        frame: &[u8],
+        h: &FrameHeader,
+        range: Range<usize>,
+        checked: &mut Vec<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let block = self.block;
+        let parts = ChunkDecoder::frame_parts(frame, h)?;
+        let first = range.start / block * block;
+        let end = range.end.div_ceil(block) * block;
+        // The segment of `first` covers the CBC chaining block before it, too.
+        check_segments(frame, h, first..end, checked)?;
+        let (Some(ciphertext), Some(prev)) = (
+            parts.payload.get(first..end),
+            previous_block(&parts, first, block),
+        ) else {
+            return Err(truncated());
+        };
+        // Decrypt the covering blocks into the end of `out`, then keep the range.
+        let start = out.len();
+        out.resize(start + ciphertext.len(), 0);
+        let dst = out.get_mut(start..).unwrap_or_default();
+        if let Err(e) = decrypt_blocks(&self.key, self.mode, prev, ciphertext, dst) {
+            out.truncate(start);
+            let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
+            return Err(e.into_error(key_id));
+        }
+        let lead = range.start - first;
+        let n = range.end - range.start;
+        out.copy_within(start + lead..start + lead + n, start);
+        out.truncate(start + n);
+        Ok(())
+    }
+}
+
+/// Appends bytes `range` of the body (the payload, decrypted if `cipher` is given) to `out`,
+/// after checking the checksums of the payload segments they depend on (see
+/// [`Cipher::read`]). On error nothing is appended.
+fn read_body(
+    frame: &[u8],
+    h: &FrameHeader,
+    cipher: Option<&Cipher>,
+    range: Range<usize>,
+    checked: &mut Vec<u64>,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    match cipher {
+        Some(c) => c.read(frame, h, range, checked, out),
+        None => {
+            check_segments(frame, h, range.clone(), checked)?;
+            let payload = ChunkDecoder::frame_parts(frame, h)?.payload;
+            out.extend_from_slice(payload.get(range).ok_or_else(truncated)?);
+            Ok(())
+        }
+    }
+}
+
+thread_local! {
+    /// The compressed bytes of a segment being read, decrypted.
+    static COMPRESSED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Appends plaintext bytes `range` of a chunk compressed segment by segment to `out`: for
+/// each segment it covers, its compressed bytes (decrypted if the frame is encrypted, their
+/// payload segments' checksums checked first) are inflated, and the part in `range` kept.
+/// Appends partial output on error (the caller truncates).
+fn read_segments(
+    frame: &[u8],
+    h: &FrameHeader,
+    (compressor, shift, ranges, cipher): (Compressor, u8, &[Range<usize>], Option<&Cipher>),
+    range: Range<usize>,
+    checked: &mut Vec<u64>,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let last = (range.end - 1) >> shift;
+    for i in (range.start >> shift)..=last {
+        let compressed = ranges.get(i).ok_or_else(truncated)?.clone();
+        let seg_start = i << shift;
+        let seg_len = (h.plaintext_len - seg_start).min(1 << shift);
+        let at = out.len();
+        COMPRESSED.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            scratch.clear();
+            read_body(frame, h, cipher, compressed, checked, &mut scratch)?;
+            decompress(compressor, &scratch, seg_len, out).map_err(|e| in_segment(i, e))
+        })?;
+        // Keep the part of this segment in `range`.
+        let lo = range.start.max(seg_start) - seg_start;
+        let hi = range.end.min(seg_start + seg_len) - seg_start;
+        out.copy_within(at + lo..at + hi, at);
+        out.truncate(at + hi - lo);
+    }
+    Ok(())
 }

@@ -257,7 +257,7 @@ fn upgradesstables_rewrites_only_the_format_1_sstable() {
         format_version(&e, &files[1]),
         crypta_sstable::FORMAT_VERSION
     );
-    assert_eq!(crypta_sstable::FORMAT_VERSION, 2);
+    assert_eq!(crypta_sstable::FORMAT_VERSION, 3);
     check_rows(&e);
 
     let rewritten = Mutex::new(Vec::new());
@@ -287,7 +287,7 @@ fn upgradesstables_rewrites_only_the_format_1_sstable() {
     );
     assert!(!after.contains(&files[0]) && !files[0].exists());
     let upgraded = after.iter().find(|p| **p != files[1]).unwrap();
-    assert_eq!(format_version(&e, upgraded), 2);
+    assert_eq!(format_version(&e, upgraded), 3);
     check_rows(&e);
 
     let verified = e.verify(&["ks.old".into()]).unwrap();

@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         info,
         KeyMaterial::new(vec![0x42; 16]),
     )?)));
-    let seeds: [Seed<'_>; 5] = [
+    let seeds: [Seed<'_>; 6] = [
         ("plain", &[("enabled", "false")], 200),
         ("lz4", &[("class", "LZ4Compressor")], 300),
         ("empty", &[("enabled", "false")], 0),
@@ -80,13 +80,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             ],
             300,
         ),
+        (
+            "deflate-cbc-16k",
+            &[
+                ("class", "EncryptingDeflateCompressor"),
+                ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
+                ("chunk_length_kb", "16"),
+            ],
+            400,
+        ),
     ];
     for (name, opts, n) in seeds {
         let mut map: BTreeMap<String, String> = opts
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        map.insert("chunk_length_kb".into(), "4".into());
+        map.entry("chunk_length_kb".into())
+            .or_insert_with(|| "4".into());
         let opts = CompressionOptions::parse(&map)?;
         let path = out.join(format!("v{FORMAT_VERSION}-{name}.db"));
         let wopts = WriterOptions {

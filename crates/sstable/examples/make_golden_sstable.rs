@@ -43,6 +43,15 @@ fn main() -> Result<(), Box<dyn Error>> {
                 ("chunk_length_kb", "4"),
             ]),
         ),
+        (
+            "deflate-aes-cbc",
+            BTreeMap::from([
+                ("class", "EncryptingDeflateCompressor"),
+                ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
+                ("secret_key_strength", "128"),
+                ("chunk_length_kb", "16"),
+            ]),
+        ),
     ] {
         let mut map: BTreeMap<String, String> = opts
             .into_iter()

@@ -12,10 +12,11 @@ use crate::{Component, SstableError};
 
 /// The format version this build writes. It reads this one and every earlier one
 /// ([`READS_VERSIONS`]).
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = 3;
 
-/// The format versions this build reads: 1 (chunk frames of version 1, one CRC32 each) and 2
-/// (chunk frames of version 2, a CRC32 per 4 KiB payload segment). Nothing else differs.
+/// The format versions this build reads: 1 (chunk frames of version 1, one CRC32 each), 2
+/// (chunk frames of version 2, a CRC32 per 4 KiB payload segment) and 3 (chunk frames of
+/// version 3: compressed chunks compressed 4 KiB segment by segment). Nothing else differs.
 pub const READS_VERSIONS: std::ops::RangeInclusive<u8> = 1..=FORMAT_VERSION;
 /// The first 8 bytes of every SSTable.
 pub(crate) const HEADER_MAGIC: [u8; 8] = *b"CRYPTSST";

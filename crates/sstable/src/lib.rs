@@ -8,9 +8,10 @@
 //!   filter, whatever the table's size. The file appears under its name only when complete
 //!   and synced.
 //! - [`Sstable`] opens a table, checks every component but the data at open, and serves
-//!   point lookups ([`Sstable::get`]: bloom filter, index, one chunk; without a cache, in a
-//!   plaintext or uncompressed ECB/CBC table, the chunk's whole frame is checked and only the
-//!   cipher blocks the lookup reads are decrypted) and range scans
+//!   point lookups ([`Sstable::get`]: bloom filter, index, one chunk; in a plaintext, ECB or
+//!   CBC table, the chunk's frame header is checked and only the cipher blocks the lookup
+//!   reads are decrypted, and in a compressed one of format 3 only the 4 KiB segments it reads
+//!   inflated) and range scans
 //!   ([`Sstable::range`], a streaming iterator). A [`ChunkCache`] shared by tables keeps hot
 //!   decoded chunks.
 //! - [`verify`] reads and checks everything; [`key_ids`] lists the keys a file needs without

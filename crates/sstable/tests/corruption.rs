@@ -152,6 +152,19 @@ fn flipped_bits_in_an_encrypting_deflate_gcm_table() {
 }
 
 #[test]
+fn flipped_bits_in_an_encrypting_deflate_cbc_table() {
+    // 16 KiB chunks: lookups inflate single 4 KiB segments of them.
+    flip_everywhere(
+        "deflate-cbc.db",
+        &options(
+            "EncryptingDeflateCompressor",
+            Some(("AES/CBC/PKCS5Padding", 128)),
+            16,
+        ),
+    );
+}
+
+#[test]
 fn truncated_and_extended_files_fail_to_open() {
     let f = fixture("t.db", &aes_cbc(4));
     for len in 0..f.bytes.len() {

@@ -43,7 +43,7 @@ fn keys(dir: &tempfile::TempDir, version: u8) -> Arc<dyn KeyProvider> {
 
 /// Opens the golden table at `path` without a cache and with one, and checks every entry
 /// through scans and lookups of both.
-fn check(path: &Path, keys: &Arc<dyn KeyProvider>, version: u8) -> Sstable {
+fn check(path: &Path, keys: &Arc<dyn KeyProvider>, version: u8, chunk_length: usize) -> Sstable {
     let want: Vec<(Vec<u8>, Entry)> = (0..300).map(golden_entry).collect();
     let cache = Arc::new(crypta_sstable::ChunkCache::new(1 << 20));
     let cold = Sstable::open(path, keys.clone(), None).unwrap();
@@ -64,7 +64,7 @@ fn check(path: &Path, keys: &Arc<dyn KeyProvider>, version: u8) -> Sstable {
     assert_eq!((m.entry_count, m.tombstone_count), (300, 27));
     assert_eq!(m.min_key.as_deref(), Some(&b"golden-00000"[..]));
     assert_eq!(m.max_key.as_deref(), Some(&b"golden-00299"[..]));
-    assert_eq!(m.chunk_length, 4096);
+    assert_eq!(m.chunk_length, chunk_length);
     t
 }
 
@@ -74,7 +74,7 @@ fn plain_tables_read_and_the_current_one_is_written_byte_for_byte() {
         let dir = tempfile::tempdir().unwrap();
         let keys = keys(&dir, version);
         let path = data(&format!("v{version}-plain.db"));
-        check(&path, &keys, version);
+        check(&path, &keys, version, 4096);
         assert!(key_ids(&path).unwrap().is_empty());
         assert_eq!(verify(&path, keys.clone()).unwrap().entries, 300);
         if version != crypta_sstable::FORMAT_VERSION {
@@ -116,7 +116,7 @@ fn encrypted_tables_read_with_their_key_files() {
         let ids = key_ids(&path).unwrap();
         assert_eq!(ids.len(), 1);
         assert!(keys.key_by_id(&ids[0]).is_ok());
-        let t = check(&path, &keys, version);
+        let t = check(&path, &keys, version, 4096);
         assert_eq!(t.key_ids(), ids.as_slice());
         assert_eq!(
             t.metadata()
@@ -130,6 +130,29 @@ fn encrypted_tables_read_with_their_key_files() {
         assert!(
             !bytes.windows(7).any(|w| w == b"golden-"),
             "keys are encrypted"
+        );
+    }
+}
+
+#[test]
+fn compressed_encrypted_tables_read_from_format_3() {
+    // Format 3 compresses each 4 KiB segment of a chunk on its own, so that lookups inflate
+    // one segment (16 KiB chunks here: four segments each).
+    for version in 3..=crypta_sstable::FORMAT_VERSION {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = keys(&dir, version);
+        let path = data(&format!("v{version}-deflate-aes-cbc.db"));
+        let t = check(&path, &keys, version, 16384);
+        assert_eq!(
+            t.metadata().options.get("class").map(String::as_str),
+            Some("EncryptingDeflateCompressor")
+        );
+        assert_eq!(verify(&path, keys).unwrap().entries, 300);
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() < 18537 / 2, "compressed: {} bytes", bytes.len());
+        assert!(
+            !bytes.windows(7).any(|w| w == b"golden-" || w == b"value 1"),
+            "keys and values are encrypted"
         );
     }
 }

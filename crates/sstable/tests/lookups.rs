@@ -91,6 +91,18 @@ fn all_codecs() -> Vec<crypta_compression::CompressionOptions> {
         4,
     ));
     v.push(options("LZ4Compressor", None, 4));
+    // Chunks of several 4 KiB segments, each compressed on its own (format 3).
+    v.push(options("DeflateCompressor", None, 16));
+    v.push(options(
+        "EncryptingDeflateCompressor",
+        Some(("AES/CBC/PKCS5Padding", 128)),
+        16,
+    ));
+    v.push(options(
+        "EncryptingLZ4Compressor",
+        Some(("AES/ECB/PKCS5Padding", 128)),
+        16,
+    ));
     v
 }
 
@@ -108,7 +120,7 @@ fn cold_lookups_find_every_key_in_every_codec() {
             let cold = Sstable::open(&path, keys.clone(), None).unwrap();
             let cache = Arc::new(ChunkCache::new(1 << 20));
             let warm = Sstable::open(&path, keys.clone(), Some(cache)).unwrap();
-            assert!(cold.metadata().data_chunks > 10, "many chunks");
+            assert!(cold.metadata().data_chunks >= 3, "several chunks");
             for (k, e) in &data {
                 assert_eq!(cold.get(k).unwrap().as_ref(), Some(e), "{opts:?}");
                 assert_eq!(warm.get(k).unwrap().as_ref(), Some(e), "{opts:?}");
@@ -161,6 +173,12 @@ fn corrupt_data_frames_fail_cold_lookups_as_whole_reads_do() {
         options("Encryptor", Some(("AES/ECB/PKCS5Padding", 128)), 4),
         options("Encryptor", Some(("AES/CBC/PKCS5Padding", 128)), 4),
         options("Encryptor", Some(("DES/CBC/PKCS5Padding", 56)), 4),
+        options("DeflateCompressor", None, 16),
+        options(
+            "EncryptingDeflateCompressor",
+            Some(("AES/CBC/PKCS5Padding", 128)),
+            16,
+        ),
     ]
     .iter()
     .enumerate()
@@ -220,7 +238,8 @@ fn corrupt_data_frames_fail_cold_lookups_as_whole_reads_do() {
             let start = offsets[i] as usize;
             let end = offsets.get(i + 1).map_or(data_end, |&o| o) as usize;
             // A flip that breaks the header's lengths leaves no frame to reseal.
-            let _ = crypta_compression::hazmat::reseal_frame(&mut b[start..end], 4096);
+            let max = opts.chunk_length();
+            let _ = crypta_compression::hazmat::reseal_frame(&mut b[start..end], max);
             same_answers(
                 &b,
                 &keys,

@@ -64,11 +64,11 @@ pub(crate) struct Inner {
     manifest: Manifest,
     /// Whether every frame must be encrypted (the options' class encrypts).
     encrypted: bool,
-    /// Whether the codec lets a lookup decrypt only the blocks it reads (plaintext, or
-    /// uncompressed ECB or CBC).
+    /// Whether the codec lets a lookup decrypt only the blocks it reads (plaintext, ECB or
+    /// CBC; compressed only from format 3 on).
     partial_reads: bool,
     /// With `partial_reads`, the size of the checksummed payload segments of the data frames
-    /// (chunk frame version 2), which lookups through a cache read and cache one by one.
+    /// (chunk frame version 2 or 3), which lookups through a cache read and cache one by one.
     segment_len: Option<usize>,
     metadata: Metadata,
     /// Absolute offset of each data frame, then the end of the data section.
@@ -473,9 +473,10 @@ impl Inner {
     /// frame's covers the whole frame), the key, the padding (its segment's checksum first),
     /// the lengths; reads then check the checksums of the segments they use before using any
     /// of their bytes and decrypt only the cipher blocks they cover
-    /// (`crypta_compression::CheckedFrame`). For uncompressed ECB and CBC each plaintext
-    /// block depends only on its ciphertext block (and, for CBC, the one before it, which the
-    /// segment's checksum covers too).
+    /// (`crypta_compression::CheckedFrame`). For ECB and CBC each plaintext block depends
+    /// only on its ciphertext block (and, for CBC, the one before it, which the segment's
+    /// checksum covers too); a compressed chunk (format 3) is compressed in 4 KiB segments,
+    /// each inflated from its own compressed bytes.
     pub(crate) fn check_chunk(&self, i: u64) -> Result<(CheckedFrame, u64, u64), SstableError> {
         let (at, end) = self.chunk_slot(i)?;
         let frame = self.frame_at(Component::Data, at, end)?;

@@ -82,9 +82,10 @@ pub(super) fn open(
             options.chunk_length()
         )));
     }
-    // Lookups without a cache read only the cipher blocks they need where the codec allows
-    // it (no compression, no GCM: see `Inner::check_chunk`).
-    let partial_reads = options.class.compressor().is_none()
+    // Lookups read only the cipher blocks (and, since format 3, the compressed segments)
+    // they need where the codec allows it: no GCM, and no compression before format 3, whose
+    // chunk frames hold a compressed chunk as one stream (see `Inner::check_chunk`).
+    let partial_reads = (options.class.compressor().is_none() || manifest.version >= 3)
         && options
             .encryption
             .as_ref()
@@ -279,7 +280,7 @@ fn parse_summary(t: &Inner, summary: &[u8], index: &Index) -> Result<Option<MinM
     Ok(Some((min.to_vec(), max.to_vec())))
 }
 
-/// The segment size of the first data frame (chunk frame version 2), which every data frame of
+/// The segment size of the first data frame (chunk frame version 2 or 3), which every data frame of
 /// the file shares (one encoder wrote them): lookups through a cache read segments of this
 /// size. Read from the header without checking it; each frame is checked, and its segment
 /// size compared, before any read (`Inner::segment`).
