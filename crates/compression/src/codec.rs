@@ -14,7 +14,7 @@ use crypta_keys::{Key, KeyId, KeyProvider};
 use crate::cipher::{PreparedKey, ciphertext_len, prepare};
 use crate::compress::{compress_segments, decompress, decompress_segments};
 use crate::frame::{SEGMENT_SHIFT, check_all, check_header, parse_header, seal, write_header};
-use crate::{CompressionError, CompressionOptions, Compressor, Transformation};
+use crate::{CompressionError, CompressionOptions, Compressor, Mode, Transformation, gcm_segments};
 
 /// How many prepared keys a codec keeps (key schedules are cheap for AES, not for Blowfish).
 const CACHE_CAP: usize = 64;
@@ -172,7 +172,10 @@ impl ChunkEncoder {
                     let mut iv = [0u8; 16];
                     let iv = iv.get_mut(..t.iv_len()).unwrap_or_default();
                     getrandom::fill(iv).map_err(|e| CompressionError::Rng(e.to_string()))?;
-                    let payload_len = ciphertext_len(t, body.len());
+                    let payload_len = match t.mode {
+                        Mode::Gcm => gcm_segments::payload_len(body.len(), SEGMENT_SHIFT),
+                        _ => ciphertext_len(t, body.len()),
+                    };
                     let frame = write_header(
                         out,
                         compressor,
@@ -188,10 +191,20 @@ impl ChunkEncoder {
                     // data (the checksums after it are of the ciphertext).
                     let (head, payload) = out.split_at_mut(header_end);
                     let aad = head.get(frame.aad_range()).unwrap_or_default();
-                    p.encrypt(t.mode, iv, aad, body, payload).map_err(|e| {
-                        CompressionError::Compress {
-                            reason: format!("encryption with key {} failed: {e:?}", key.id()),
+                    let sealed = match t.mode {
+                        // GCM seals the body 4 KiB segment by segment, each with a random
+                        // nonce of its own (the frame's IV stays as the frame's identity).
+                        Mode::Gcm => {
+                            let n = gcm_segments::nonces_len(body.len(), SEGMENT_SHIFT);
+                            let mut nonces = vec![0u8; n];
+                            getrandom::fill(&mut nonces)
+                                .map_err(|e| CompressionError::Rng(e.to_string()))?;
+                            gcm_segments::seal(&p, aad, body, SEGMENT_SHIFT, &nonces, payload)
                         }
+                        _ => p.encrypt(t.mode, iv, aad, body, payload),
+                    };
+                    sealed.map_err(|e| CompressionError::Compress {
+                        reason: format!("encryption with key {} failed: {e:?}", key.id()),
                     })?;
                     frame
                 }
@@ -258,8 +271,11 @@ impl ChunkDecoder {
                     } else {
                         &mut *out
                     };
-                    p.decrypt_append(t.mode, iv, aad, payload, target)
-                        .map_err(|e| e.into_error(id))?;
+                    match h.gcm_segments() {
+                        Some(shift) => gcm_segments::open_all(&p, aad, payload, shift, target),
+                        None => p.decrypt_append(t.mode, iv, aad, payload, target),
+                    }
+                    .map_err(|e| e.into_error(id))?;
                     if h.compressor.is_some() {
                         scratch.as_slice()
                     } else {

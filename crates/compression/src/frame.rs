@@ -115,6 +115,15 @@ impl FrameHeader {
         }
     }
 
+    /// The segment shift of a GCM frame whose body is sealed segment by segment (version 3;
+    /// `None` for other modes, or a version 2 or 1 frame, whose body is one GCM message).
+    pub fn gcm_segments(&self) -> Option<u8> {
+        match (self.version, self.transformation, self.segments) {
+            (3.., Some(t), Some(s)) if t.mode == Mode::Gcm => Some(s.shift),
+            _ => None,
+        }
+    }
+
     /// Payload bytes (relative to the payload) segment `i`'s checksum covers.
     fn segment_range(&self, s: &Segments, i: usize) -> Range<usize> {
         segment_bounds(i, s.shift, s.overlap, self.payload_len)

@@ -17,9 +17,9 @@
 //!
 //! - [`ChunkDecoder::check_frame`] checks a frame as `decode` does and returns a
 //!   [`CheckedFrame`] whose reads decrypt only the cipher blocks covering the bytes asked
-//!   for, and inflate only the 4 KiB segments of a compressed chunk it covers (plaintext, ECB
-//!   and CBC; GCM frames, and compressed frames of versions 1 and 2, are decoded whole): what
-//!   a point lookup reads of a 64 KiB chunk is a few hundred bytes (a few KiB compressed).
+//!   for, and open or inflate only the 4 KiB segments of a GCM or compressed chunk it covers
+//!   (GCM and compressed frames of versions 1 and 2 are decoded whole): what a point lookup
+//!   reads of a 64 KiB chunk is a few hundred bytes (4 KiB with GCM, a few KiB compressed).
 //!
 //! - [`hazmat::ChunkCipher`] is the cipher alone with a caller-chosen IV, for cross-checks and
 //!   benchmarks.
@@ -29,14 +29,15 @@
 //! # Hazmat
 //! ECB and CBC do not authenticate, and ECB leaks patterns (equal plaintext blocks encrypt to
 //! equal ciphertext blocks). The CRC32 detects accidental corruption only. Choose
-//! `AES/GCM/NoPadding` where deliberate tampering must be detected: its tag covers the frame
-//! header (key id, lengths) and the ciphertext.
+//! `AES/GCM/NoPadding` where deliberate tampering must be detected: each 4 KiB segment's tag
+//! covers the frame header (key id, lengths), the segment's index and its ciphertext.
 
 mod cipher;
 mod codec;
 mod compress;
 mod error;
 mod frame;
+mod gcm_segments;
 pub mod hazmat;
 mod options;
 mod range;

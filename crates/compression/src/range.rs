@@ -2,17 +2,20 @@
 //! byte range of its plaintext is read ([`CheckedFrame::read`]), decrypting only the cipher
 //! blocks that cover it where the frame allows.
 //!
-//! Which frames allow it: plaintext, ECB and CBC. Uncompressed, the ciphertext is the chunk
-//! block for block, padding only after the end, so plaintext byte `x` lies in ciphertext
-//! block `x / block`: ECB decrypts that block alone, CBC decrypts it and XORs the ciphertext
-//! block before it (the IV for block 0); plaintext frames are read in place. Compressed
-//! (frame version 3), the body is a table of where each 4 KiB segment's compressed bytes end,
-//! then the segments compressed one by one: `check_frame` decrypts the table, and a read
-//! decrypts the blocks of each segment it covers the same way and inflates them. Compressed
-//! frames of versions 1 and 2 must be inflated from their start, and GCM's tag covers the
-//! whole chunk: a GCM plaintext byte is released only after the tag over all of them verified
-//! (releasing unverified plaintext is what an AEAD forbids), so those frames are decoded whole
-//! by `check_frame` and reads copy from that.
+//! Which frames allow it: every frame of version 3, and uncompressed plaintext, ECB and CBC
+//! frames of version 2. Uncompressed ECB and CBC ciphertext is the chunk block for block,
+//! padding only after the end, so plaintext byte `x` lies in ciphertext block `x / block`: ECB
+//! decrypts that block alone, CBC decrypts it and XORs the ciphertext block before it (the IV
+//! for block 0); plaintext frames are read in place. GCM (version 3) seals each 4 KiB segment
+//! of the body as a GCM message of its own (`gcm_segments.rs`): a read opens the segments it
+//! covers, each verified by its tag before any of its plaintext is used. Compressed (version
+//! 3), the body is a table of where each 4 KiB segment's compressed bytes end, then the
+//! segments compressed one by one: `check_frame` decrypts the table, and a read decrypts the
+//! bytes of each segment it covers the same way and inflates them. Compressed frames of
+//! versions 1 and 2 must be inflated from their start, and a GCM frame of those versions is
+//! one GCM message, whose plaintext is released only after the tag over all of it verified
+//! (releasing unverified plaintext is what an AEAD forbids): those frames are decoded whole by
+//! `check_frame` and reads copy from that.
 //!
 //! What `check_frame` checks before any read: the header and its checksum (in a version 1
 //! frame, the CRC32 of the whole frame), the key by id and its algorithm; for ECB and CBC the
@@ -38,6 +41,7 @@ use crate::cipher::{PreparedKey, pkcs5_pad_len};
 use crate::codec::key_for_frame;
 use crate::compress::{decompress, in_segment, segment_table};
 use crate::frame::{check_header, check_segments, parse_header};
+use crate::gcm_segments;
 use crate::{ChunkDecoder, CompressionError, Compressor, FrameHeader, Mode};
 
 /// A frame whose CRC, key and (for ECB and CBC) padding were checked, ready for reads of its
@@ -67,7 +71,8 @@ enum Kind {
         ranges: Vec<Range<usize>>,
         cipher: Option<Cipher>,
     },
-    /// Compressed in one stream (frame versions 1 and 2) or GCM: decoded whole at check time.
+    /// Compressed in one stream, or GCM in one message (frame versions 1 and 2): decoded whole
+    /// at check time.
     Whole(Vec<u8>),
 }
 
@@ -96,9 +101,10 @@ impl fmt::Debug for CheckedFrame {
 impl ChunkDecoder {
     /// Checks the frame at the start of `buf` (everything [`ChunkDecoder::decode`] checks,
     /// in the same order: header, CRC, key, padding or tag, lengths) without decrypting more
-    /// of an ECB or CBC frame than its last block and, compressed, its segment table; GCM
-    /// frames and compressed frames of versions 1 and 2 are decoded whole here (see the module
-    /// docs of `range.rs`). Reads then take any range of the plaintext.
+    /// of an ECB or CBC frame than its last block and, compressed, its segment table (nothing
+    /// of a GCM frame of version 3, but its segment table if compressed); GCM and compressed
+    /// frames of versions 1 and 2 are decoded whole here (see the module docs of `range.rs`).
+    /// Reads then take any range of the plaintext.
     pub fn check_frame(
         &self,
         buf: &[u8],
@@ -116,7 +122,8 @@ impl ChunkDecoder {
             .ok_or_else(truncated)?;
         let mut checked = Vec::new();
         let segmented = header.compressed_segments();
-        let partial = header.transformation.is_none_or(|t| t.mode != Mode::Gcm)
+        let partial = (header.transformation.is_none_or(|t| t.mode != Mode::Gcm)
+            || header.gcm_segments().is_some())
             && (header.compressor.is_none() || segmented.is_some());
         let done = |checked, kind| {
             Ok(CheckedFrame {
@@ -134,8 +141,21 @@ impl ChunkDecoder {
         }
         let (cipher, body_len) = match (header.transformation, header.key_id.as_ref()) {
             (Some(t), Some(id)) => {
-                let (cipher, body_len) =
-                    self.check_padding(buf, &header, t, id, keys, &mut checked)?;
+                let key = key_for_frame(keys, id)?;
+                let cipher = Cipher {
+                    key: self.cache.prepared(t, &key)?,
+                    mode: t.mode,
+                    block: t.algorithm.block_size(),
+                };
+                let body_len =
+                    match header.gcm_segments() {
+                        Some(shift) => gcm_segments::body_len(header.payload_len, shift)
+                            .ok_or_else(|| CompressionError::DecryptFailed {
+                                key_id: id.clone(),
+                                reason: "GCM payload length that no sealed segments give",
+                            })?,
+                        None => cipher.check_padding(buf, &header, id, &mut checked)?,
+                    };
                 (Some(cipher), body_len)
             }
             _ => (None, header.payload_len),
@@ -162,51 +182,6 @@ impl ChunkDecoder {
             }
             _ => done(checked, cipher.map_or(Kind::Plain, Kind::Blocks)),
         }
-    }
-
-    /// The prepared key of an ECB or CBC frame, and the length of its body (the chunk, or its
-    /// compressed form) from the padding of its last block, which is decrypted after the
-    /// checksum of its segment is checked.
-    fn check_padding(
-        &self,
-        buf: &[u8],
-        header: &FrameHeader,
-        t: crate::Transformation,
-        id: &crypta_keys::KeyId,
-        keys: Option<&dyn KeyProvider>,
-        checked: &mut Vec<u64>,
-    ) -> Result<(Cipher, usize), CompressionError> {
-        let key = key_for_frame(keys, id)?;
-        let cipher = Cipher {
-            key: self.cache.prepared(t, &key)?,
-            mode: t.mode,
-            block: t.algorithm.block_size(),
-        };
-        let block = cipher.block;
-        let len = header.payload_len;
-        if len < block || !len.is_multiple_of(block) {
-            return Err(CompressionError::DecryptFailed {
-                key_id: id.clone(),
-                reason: "ciphertext is not a whole number of blocks",
-            });
-        }
-        let frame = Self::frame_parts(buf, header)?;
-        let last_at = len - block;
-        check_segments(buf, header, last_at..len, checked)?;
-        let (Some(last), Some(prev)) = (
-            frame.payload.get(last_at..),
-            previous_block(&frame, last_at, block),
-        ) else {
-            return Err(truncated());
-        };
-        let mut plain = [0u8; 16];
-        let plain = plain.get_mut(..block).ok_or_else(truncated)?;
-        decrypt_blocks(&cipher.key, t.mode, prev, last, plain).map_err(|e| e.into_error(id))?;
-        let pad = pkcs5_pad_len(plain).ok_or_else(|| CompressionError::DecryptFailed {
-            key_id: id.clone(),
-            reason: "invalid padding",
-        })?;
-        Ok((cipher, len - pad))
     }
 
     fn frame_parts<'a>(buf: &'a [u8], h: &FrameHeader) -> Result<FrameParts<'a>, CompressionError> {
@@ -274,17 +249,17 @@ impl CheckedFrame {
         self.header.frame_len()
     }
 
-    /// Whether reads decode only what they cover (plaintext, ECB and CBC frames, compressed
-    /// ones of version 3), rather than copy from a chunk decoded whole.
+    /// Whether reads decode only what they cover (every frame of version 3; uncompressed
+    /// plaintext, ECB and CBC frames of version 2), rather than copy from a chunk decoded whole.
     pub fn is_partial(&self) -> bool {
         !matches!(self.kind, Kind::Whole(_))
     }
 
     /// The size of the segments reads check one by one, when reads decode only what they
-    /// cover (a frame of version 2 or 3 that is not GCM, nor compressed in version 2). Reads
-    /// of plaintext segment `i`, bytes `i * size .. (i + 1) * size`, use payload segment `i`
-    /// in an uncompressed chunk; in a compressed one, the payload segments that hold its
-    /// compressed bytes (one or two, as it compresses), which are inflated whole.
+    /// cover (see [`CheckedFrame::is_partial`]). Reads of plaintext segment `i`, bytes
+    /// `i * size .. (i + 1) * size`, use payload segment `i` in an uncompressed ECB, CBC or
+    /// plaintext chunk; otherwise the payload segments that hold its sealed GCM segment or its
+    /// compressed bytes (one to three), which are opened or inflated whole.
     pub fn segment_len(&self) -> Option<usize> {
         match self.kind {
             Kind::Whole(_) => None,
@@ -357,6 +332,43 @@ impl CheckedFrame {
 }
 
 impl Cipher {
+    /// The length of the body (the chunk, or its compressed form) of an ECB or CBC frame,
+    /// from the padding of its last block, which is decrypted after the checksum of its
+    /// segment is checked.
+    fn check_padding(
+        &self,
+        buf: &[u8],
+        header: &FrameHeader,
+        id: &crypta_keys::KeyId,
+        checked: &mut Vec<u64>,
+    ) -> Result<usize, CompressionError> {
+        let block = self.block;
+        let len = header.payload_len;
+        if len < block || !len.is_multiple_of(block) {
+            return Err(CompressionError::DecryptFailed {
+                key_id: id.clone(),
+                reason: "ciphertext is not a whole number of blocks",
+            });
+        }
+        let frame = ChunkDecoder::frame_parts(buf, header)?;
+        let last_at = len - block;
+        check_segments(buf, header, last_at..len, checked)?;
+        let (Some(last), Some(prev)) = (
+            frame.payload.get(last_at..),
+            previous_block(&frame, last_at, block),
+        ) else {
+            return Err(truncated());
+        };
+        let mut plain = [0u8; 16];
+        let plain = plain.get_mut(..block).ok_or_else(truncated)?;
+        decrypt_blocks(&self.key, self.mode, prev, last, plain).map_err(|e| e.into_error(id))?;
+        let pad = pkcs5_pad_len(plain).ok_or_else(|| CompressionError::DecryptFailed {
+            key_id: id.clone(),
+            reason: "invalid padding",
+        })?;
+        Ok(len - pad)
+    }
+
     /// Appends bytes `range` of the body (the decrypted payload, padding included) to `out`,
     /// decrypting only the cipher blocks that cover it, after checking the checksums of the
     /// payload segments that hold them (and, for CBC, the chaining block before them). On
@@ -371,6 +383,9 @@ impl Cipher {
     ) -> Result<(), CompressionError> {
         if range.is_empty() {
             return Ok(());
+        }
+        if let Some(shift) = h.gcm_segments() {
+            return self.open_segments(frame, h, shift, range, checked, out);
         }
         let block = self.block;
         let parts = ChunkDecoder::frame_parts(frame, h)?;
@@ -420,6 +435,50 @@ fn read_body(
             out.extend_from_slice(payload.get(range).ok_or_else(truncated)?);
             Ok(())
         }
+    }
+}
+
+impl Cipher {
+    /// [`Cipher::read`] for a GCM frame of version 3: opens each sealed segment the range
+    /// covers (after checking the checksums of the payload segments that hold it), each
+    /// verified by its tag before any of its plaintext is used, and keeps the range.
+    fn open_segments(
+        &self,
+        frame: &[u8],
+        h: &FrameHeader,
+        shift: u8,
+        range: Range<usize>,
+        checked: &mut Vec<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
+        let payload = ChunkDecoder::frame_parts(frame, h)?.payload;
+        let aad = frame.get(..h.aad_len).ok_or_else(truncated)?;
+        let start = out.len();
+        for j in (range.start >> shift)..=((range.end - 1) >> shift) {
+            let sealed = gcm_segments::payload_range(j, shift, h.payload_len);
+            let opened = check_segments(frame, h, sealed.clone(), checked).and_then(|()| {
+                let sealed = payload.get(sealed).ok_or_else(truncated)?;
+                let at = out.len();
+                gcm_segments::open(&self.key, aad, j, sealed, out)
+                    .map_err(|e| e.into_error(key_id))?;
+                // Keep the part of this segment in `range`.
+                let seg_start = j << shift;
+                let lo = range.start.max(seg_start) - seg_start;
+                let hi = (range.end - seg_start).min(out.len() - at);
+                if lo > hi {
+                    return Err(truncated());
+                }
+                out.copy_within(at + lo..at + hi, at);
+                out.truncate(at + hi - lo);
+                Ok(())
+            });
+            if let Err(e) = opened {
+                out.truncate(start);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 }
 

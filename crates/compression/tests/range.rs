@@ -30,6 +30,13 @@ fn options(class: &str, transformation: Option<(&str, u32)>, chunk_kb: u32) -> C
     CompressionOptions::parse(&m).unwrap()
 }
 
+/// A local key file in a fresh directory (kept while the directory lives).
+fn key_file() -> (tempfile::TempDir, LocalKeyProvider) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    (dir, keys)
+}
+
 fn sample(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     (0..len)
@@ -109,8 +116,7 @@ fn points(len: usize) -> Vec<usize> {
 
 #[test]
 fn every_range_reads_what_a_whole_decode_gives() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    let (_dir, keys) = key_file();
     let keys: &dyn KeyProvider = &keys;
     for o in codecs() {
         let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
@@ -124,9 +130,14 @@ fn every_range_reads_what_a_whole_decode_gives() {
             let mut checked = dec.check_frame(&frame, Some(keys)).unwrap();
             assert_eq!(checked.plaintext_len(), len);
             assert_eq!(checked.frame_len(), frame.len() - 10);
-            // Only GCM frames are decoded whole (compressed chunks are compressed segment
-            // by segment; a chunk that does not shrink is stored uncompressed).
-            assert_eq!(checked.is_partial(), !gcm(&o), "{o:?}");
+            // Frames of version 3 are read in parts whatever the codec (compressed chunks are
+            // compressed segment by segment, GCM seals segment by segment).
+            assert!(checked.is_partial(), "{o:?}");
+            assert_eq!(
+                checked.header().gcm_segments(),
+                gcm(&o).then_some(12),
+                "{o:?}"
+            );
             let segments = checked.header().compressed_segments();
             let compressed = checked.header().compressor.is_some();
             assert_eq!(segments, compressed.then_some(12), "{o:?} len {len}");
@@ -207,8 +218,7 @@ fn a_whole_read_accepts_exactly_what_decode_accepts() {
     // cipher): decoding the frame succeeds exactly when checking it and reading all of it
     // does, and then both give the same bytes (for ECB and CBC, garbage both ways: they do
     // not authenticate). Truncations too.
-    let dir = tempfile::tempdir().unwrap();
-    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    let (_dir, keys) = key_file();
     let keys: &dyn KeyProvider = &keys;
     let max = 16384;
     for o in codecs() {
@@ -258,8 +268,7 @@ fn a_whole_read_accepts_exactly_what_decode_accepts() {
 fn reads_check_only_the_segments_they_use() {
     // A payload byte flipped in the third 4 KiB segment: reads of the first two segments
     // succeed, any read that touches the third fails naming it, and so does a whole decode.
-    let dir = tempfile::tempdir().unwrap();
-    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    let (_dir, keys) = key_file();
     let keys: &dyn KeyProvider = &keys;
     let max = 16384;
     for o in codecs() {
@@ -273,6 +282,10 @@ fn reads_check_only_the_segments_they_use() {
                 !c.is_partial(),
                 "{o:?}: partial reads of a version 3 frame use segments"
             );
+            continue;
+        }
+        if gcm(&o) {
+            gcm_reads_check_only_their_segments(&o, keys, key.as_ref());
             continue;
         }
         if h.compressor.is_some() {
@@ -385,10 +398,90 @@ fn compressed_reads_check_only_their_segments(
     assert!(dec.decode(&f, Some(keys), &mut Vec::new()).is_err());
 }
 
+/// A GCM chunk (version 3: sealed 4 KiB segment by segment, each sealed segment 28 bytes
+/// longer than its plaintext) of four segments, with a byte flipped in payload segment 2: the
+/// read of each plaintext segment fails exactly when its sealed segment overlaps payload
+/// segment 2 (uncompressed; compressed, its reads fail or not as the compressed bytes fall),
+/// naming it; the others read right, and a whole decode fails. The same flip with the
+/// checksums recomputed fails the same reads on the tag instead.
+fn gcm_reads_check_only_their_segments(
+    o: &CompressionOptions,
+    keys: &dyn KeyProvider,
+    key: Option<&std::sync::Arc<crypta_keys::Key>>,
+) {
+    let max = 16384;
+    let dec = ChunkDecoder::new(max);
+    let compressed = o.class.compressor().is_some();
+    // Compressed, a longer chunk, so that the payload still spans three payload segments.
+    let len = if compressed { 16384 } else { 14000 };
+    let (plain, frame) = encoded(o, key, len, 11);
+    let h = parse_header(&frame, max).unwrap();
+    assert_eq!(h.gcm_segments(), Some(12), "{o:?}");
+    assert_eq!(h.compressor.is_some(), compressed, "{o:?}");
+    let flip = 2 * 4096 + 100;
+    assert!(
+        h.payload_len > flip + 500,
+        "{o:?}: {} payload bytes",
+        h.payload_len
+    );
+    if !compressed {
+        assert_eq!(h.payload_len, 14000 + 4 * 28);
+    }
+    for fix_crc in [false, true] {
+        let mut f = frame.clone();
+        f[h.payload_offset + flip] ^= 1;
+        if fix_crc {
+            reseal(&mut f, max);
+        }
+        let mut c = dec.check_frame(&f, Some(keys)).unwrap();
+        let (mut ok, mut failed) = (0, 0);
+        for j in 0..4 {
+            let range = j * 4096 + 1..(j * 4096 + 4095).min(len);
+            let mut out = Vec::new();
+            let read = c.read(&f, range.clone(), &mut out);
+            if !compressed {
+                let sealed = j * 4124..((j + 1) * 4124).min(h.payload_len);
+                let touches = if fix_crc {
+                    sealed.contains(&flip)
+                } else {
+                    sealed.start < 3 * 4096 && sealed.end > 2 * 4096
+                };
+                assert_eq!(read.is_err(), touches, "{o:?} segment {j}: {read:?}");
+            }
+            match read {
+                Ok(()) => {
+                    assert_eq!(out, plain[range], "{o:?}");
+                    ok += 1;
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if fix_crc {
+                        assert!(
+                            matches!(
+                                e,
+                                crypta_compression::CompressionError::AuthenticationFailed { .. }
+                            ),
+                            "{o:?}: {text}"
+                        );
+                    } else {
+                        assert!(text.contains("payload segment 2"), "{o:?}: {text}");
+                    }
+                    assert!(out.is_empty(), "nothing appended on error");
+                    failed += 1;
+                }
+            }
+        }
+        assert!(
+            ok > 0 && failed > 0,
+            "{o:?}: {ok} reads ok, {failed} failed"
+        );
+        assert!(dec.decode(&f, Some(keys), &mut Vec::new()).is_err());
+    }
+}
+
 #[test]
 fn version_1_frames_still_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    let (_dir, keys) = key_file();
     let keys: &dyn KeyProvider = &keys;
     let max = 16384;
     for o in codecs() {
@@ -444,4 +537,82 @@ fn debug_shows_no_key_material() {
         !d.contains(&hex) && !d.to_lowercase().contains("material"),
         "{d}"
     );
+}
+
+#[test]
+fn gcm_segments_are_bound_to_their_frame_and_place() {
+    // Version 3 seals each 4 KiB segment as a GCM message of its own, its AAD the frame's
+    // header (with the frame's random IV and its lengths) and the segment's index: sealed
+    // segments swapped within a frame, moved from another frame under the same key, or cut
+    // off the end (lengths rewritten to match), checksums recomputed each time, fail on the
+    // tag; the untouched segments still read.
+    let (_dir, keys) = key_file();
+    let keys: &dyn KeyProvider = &keys;
+    let max = 16384;
+    let o = options("Encryptor", Some(("AES/GCM/NoPadding", 128)), 16);
+    let key = keys.current_key(&o.key_spec().unwrap()).unwrap();
+    let dec = ChunkDecoder::new(max);
+    let (plain, a) = encoded(&o, Some(&key), 14000, 21);
+    let (_, b) = encoded(&o, Some(&key), 14000, 22);
+    let h = parse_header(&a, max).unwrap();
+    let p = h.payload_offset;
+    let sealed = |j: usize| p + j * 4124..p + (j + 1) * 4124;
+    let tag_fails = |f: &[u8], bad: &[usize]| {
+        let e = dec.decode(f, Some(keys), &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                crypta_compression::CompressionError::AuthenticationFailed { .. }
+            ),
+            "{e}"
+        );
+        let mut c = dec.check_frame(f, Some(keys)).unwrap();
+        for j in 0..4 {
+            let range = j * 4096..((j + 1) * 4096).min(14000);
+            let mut out = Vec::new();
+            let read = c.read(f, range.clone(), &mut out);
+            assert_eq!(read.is_err(), bad.contains(&j), "segment {j}: {read:?}");
+            if read.is_ok() {
+                assert_eq!(out, plain[range]);
+            }
+        }
+    };
+    // Swapped within the frame.
+    let mut f = a.clone();
+    let (s0, s1) = (a[sealed(0)].to_vec(), a[sealed(1)].to_vec());
+    f[sealed(0)].copy_from_slice(&s1);
+    f[sealed(1)].copy_from_slice(&s0);
+    reseal(&mut f, max);
+    tag_fails(&f, &[0, 1]);
+    // Moved from another frame, at the same place.
+    let mut f = a.clone();
+    f[sealed(1)].copy_from_slice(&b[sealed(1)]);
+    reseal(&mut f, max);
+    tag_fails(&f, &[1]);
+    // The last segment cut off, the header's lengths rewritten to match.
+    let mut f = a[..sealed(2).end].to_vec();
+    f[4..8].copy_from_slice(&(3 * 4096u32).to_le_bytes());
+    f[8..12].copy_from_slice(&(3 * 4124u32).to_le_bytes());
+    // 12,372 payload bytes keep four payload segments: the header's layout is unchanged.
+    assert_eq!(parse_header(&a, max).unwrap().segment_count(), 4);
+    let g = {
+        reseal(&mut f, max);
+        f
+    };
+    assert_eq!(parse_header(&g, max).unwrap().segment_count(), 4);
+    let e = dec.decode(&g, Some(keys), &mut Vec::new()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            crypta_compression::CompressionError::AuthenticationFailed { .. }
+        ),
+        "{e}"
+    );
+    let mut c = dec.check_frame(&g, Some(keys)).unwrap();
+    for j in 0..3 {
+        assert!(
+            c.read(&g, j * 4096..j * 4096 + 10, &mut Vec::new())
+                .is_err()
+        );
+    }
 }

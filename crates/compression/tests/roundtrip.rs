@@ -321,9 +321,16 @@ fn hazmat_chunk_cipher_reproduces_frame_payloads() {
             .encode(&plain, Some(&key), &mut frame)
             .unwrap();
         let h = parse_header(&frame, 4096).unwrap();
-        let iv = &frame[h.iv_offset..h.iv_offset + h.iv_len];
-        let header = &frame[..h.aad_len];
-        let payload = &frame[h.payload_offset..h.payload_offset + h.payload_len];
+        let mut iv = &frame[h.iv_offset..h.iv_offset + h.iv_len];
+        let mut header = frame[..h.aad_len].to_vec();
+        let mut payload = &frame[h.payload_offset..h.payload_offset + h.payload_len];
+        if h.gcm_segments().is_some() {
+            // GCM (frame version 3) seals 4 KiB segments, here one: its nonce, then the
+            // ciphertext and tag of one GCM message whose AAD is the header and the index 0.
+            (iv, payload) = payload.split_at(12);
+            header.extend_from_slice(&0u32.to_le_bytes());
+        }
+        let header = header.as_slice();
         let c = ChunkCipher::new(o.encryption.as_ref().unwrap().transformation, &key).unwrap();
         // Same key, IV and (for GCM) header as AAD: the same payload, and back.
         let mut ct = vec![0u8; c.ciphertext_len(plain.len())];

@@ -135,24 +135,38 @@ fn encrypted_tables_read_with_their_key_files() {
 }
 
 #[test]
-fn compressed_encrypted_tables_read_from_format_3() {
-    // Format 3 compresses each 4 KiB segment of a chunk on its own, so that lookups inflate
-    // one segment (16 KiB chunks here: four segments each).
+fn compressed_and_gcm_tables_read_from_format_3() {
+    // Format 3 compresses each 4 KiB segment of a chunk on its own, and GCM seals each on its
+    // own, so that lookups inflate or open one segment (16 KiB chunks here: four segments
+    // each).
     for version in 3..=crypta_sstable::FORMAT_VERSION {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = keys(&dir, version);
-        let path = data(&format!("v{version}-deflate-aes-cbc.db"));
-        let t = check(&path, &keys, version, 16384);
-        assert_eq!(
-            t.metadata().options.get("class").map(String::as_str),
-            Some("EncryptingDeflateCompressor")
-        );
-        assert_eq!(verify(&path, keys).unwrap().entries, 300);
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(bytes.len() < 18537 / 2, "compressed: {} bytes", bytes.len());
-        assert!(
-            !bytes.windows(7).any(|w| w == b"golden-" || w == b"value 1"),
-            "keys and values are encrypted"
-        );
+        for (name, class, cipher) in [
+            (
+                "deflate-aes-cbc",
+                "EncryptingDeflateCompressor",
+                "AES/CBC/PKCS5Padding",
+            ),
+            ("aes-gcm", "Encryptor", "AES/GCM/NoPadding"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let keys = keys(&dir, version);
+            let path = data(&format!("v{version}-{name}.db"));
+            let t = check(&path, &keys, version, 16384);
+            let options = &t.metadata().options;
+            assert_eq!(options.get("class").map(String::as_str), Some(class));
+            assert_eq!(
+                options.get("cipher_algorithm").map(String::as_str),
+                Some(cipher)
+            );
+            assert_eq!(verify(&path, keys).unwrap().entries, 300);
+            let bytes = std::fs::read(&path).unwrap();
+            if class != "Encryptor" {
+                assert!(bytes.len() < 18537 / 2, "compressed: {} bytes", bytes.len());
+            }
+            assert!(
+                !bytes.windows(7).any(|w| w == b"golden-" || w == b"value 1"),
+                "keys and values are encrypted"
+            );
+        }
     }
 }

@@ -179,6 +179,12 @@ fn corrupt_data_frames_fail_cold_lookups_as_whole_reads_do() {
             Some(("AES/CBC/PKCS5Padding", 128)),
             16,
         ),
+        options("Encryptor", Some(("AES/GCM/NoPadding", 128)), 16),
+        options(
+            "EncryptingDeflateCompressor",
+            Some(("AES/GCM/NoPadding", 256)),
+            16,
+        ),
     ]
     .iter()
     .enumerate()

@@ -1,12 +1,12 @@
 //! A position in the entry stream, reading across chunk boundaries, loading each chunk once.
 //!
-//! In a table whose codec allows it (plaintext, ECB or CBC; compressed or not since format 3,
-//! uncompressed before), reads take parts of chunks; each chunk they enter is checked once
+//! In a table whose format allows it (every codec since format 3; before, plaintext and
+//! uncompressed ECB or CBC), reads take parts of chunks; each chunk they enter is checked once
 //! (the frame header and its checksum, the key, the padding; for a compressed chunk the
 //! table of its compressed segments), then
 //! - lookups without a cache decrypt only windows of it as they read on: [`WINDOW`] bytes at a
-//!   time within one 4 KiB segment (the whole segment in a compressed chunk, whose segments
-//!   are inflated whole), never past where the lookup's search ends (the next indexed
+//!   time within one 4 KiB segment (the whole segment in a compressed or GCM chunk, whose
+//!   segments are inflated or opened whole), never past where the lookup's search ends (the next indexed
 //!   entry's header and key), and never the values it skips beyond a window (in a format 1
 //!   table, whose frames have one CRC, checking the chunk checks the whole frame);
 //! - with a cache, in a table of format 2 or later (frames with a checksum per 4 KiB segment),
@@ -171,13 +171,14 @@ impl Cursor {
             let mut from = from;
             // A window stays in one checksummed segment, so that a lookup reads the segments
             // its search enters and no other (as one through the cache does); a compressed
-            // segment is inflated whole whatever part of it is read, so the window keeps it
-            // all.
+            // segment is inflated whole, and a GCM segment opened whole, whatever part of it
+            // is read, so the window keeps it all.
             if let Some(seg) = w.frame.segment_len().map(|s| s as u64) {
                 let seg_start = from / seg * seg;
                 let seg_end = (seg_start + seg).min(chunk_len);
                 to = to.min(seg_end);
-                if w.frame.header().compressed_segments().is_some() {
+                let h = w.frame.header();
+                if h.compressed_segments().is_some() || h.gcm_segments().is_some() {
                     (from, to) = (seg_start, seg_end);
                 }
             }

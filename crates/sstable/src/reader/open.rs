@@ -82,14 +82,16 @@ pub(super) fn open(
             options.chunk_length()
         )));
     }
-    // Lookups read only the cipher blocks (and, since format 3, the compressed segments)
-    // they need where the codec allows it: no GCM, and no compression before format 3, whose
-    // chunk frames hold a compressed chunk as one stream (see `Inner::check_chunk`).
-    let partial_reads = (options.class.compressor().is_none() || manifest.version >= 3)
-        && options
-            .encryption
-            .as_ref()
-            .is_none_or(|e| e.transformation.mode != Mode::Gcm);
+    // Lookups read only the cipher blocks, compressed segments and GCM segments they need
+    // where the format allows it: every codec since format 3; before it, no compression and
+    // no GCM, whose chunks were one compressed stream or one GCM message (see
+    // `Inner::check_chunk`).
+    let partial_reads = manifest.version >= 3
+        || (options.class.compressor().is_none()
+            && options
+                .encryption
+                .as_ref()
+                .is_none_or(|e| e.transformation.mode != Mode::Gcm));
     let mut t = Inner {
         decoder: ChunkDecoder::new(manifest.chunk_length),
         partial_reads,
