@@ -192,15 +192,11 @@ impl ChunkEncoder {
                     let (head, payload) = out.split_at_mut(header_end);
                     let aad = head.get(frame.aad_range()).unwrap_or_default();
                     let sealed = match t.mode {
-                        // GCM seals the body 4 KiB segment by segment, each with a random
-                        // nonce of its own (the frame's IV stays as the frame's identity).
-                        Mode::Gcm => {
-                            let n = gcm_segments::nonces_len(body.len(), SEGMENT_SHIFT);
-                            let mut nonces = vec![0u8; n];
-                            getrandom::fill(&mut nonces)
-                                .map_err(|e| CompressionError::Rng(e.to_string()))?;
-                            gcm_segments::seal(&p, aad, body, SEGMENT_SHIFT, &nonces, payload)
-                        }
+                        // GCM seals the body 4 KiB segment by segment, under the frame's
+                        // own key (derived from the key and the frame's random IV).
+                        Mode::Gcm => gcm_segments::frame_key(&p, iv).and_then(|k| {
+                            gcm_segments::seal(&k, aad, body, SEGMENT_SHIFT, payload)
+                        }),
                         _ => p.encrypt(t.mode, iv, aad, body, payload),
                     };
                     sealed.map_err(|e| CompressionError::Compress {
@@ -272,7 +268,8 @@ impl ChunkDecoder {
                         &mut *out
                     };
                     match h.gcm_segments() {
-                        Some(shift) => gcm_segments::open_all(&p, aad, payload, shift, target),
+                        Some(shift) => gcm_segments::frame_key(&p, iv)
+                            .and_then(|k| gcm_segments::open_all(&k, aad, payload, shift, target)),
                         None => p.decrypt_append(t.mode, iv, aad, payload, target),
                     }
                     .map_err(|e| e.into_error(id))?;

@@ -30,7 +30,8 @@
 //! ECB and CBC do not authenticate, and ECB leaks patterns (equal plaintext blocks encrypt to
 //! equal ciphertext blocks). The CRC32 detects accidental corruption only. Choose
 //! `AES/GCM/NoPadding` where deliberate tampering must be detected: each 4 KiB segment's tag
-//! covers the frame header (key id, lengths), the segment's index and its ciphertext.
+//! covers the frame header (key id, lengths) and its ciphertext, under a key of the frame's
+//! own and a nonce of the segment's own.
 
 mod cipher;
 mod codec;

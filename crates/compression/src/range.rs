@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use crypta_keys::KeyProvider;
 
-use crate::cipher::{PreparedKey, pkcs5_pad_len};
+use crate::cipher::{GcmAead, PreparedKey, pkcs5_pad_len};
 use crate::codec::key_for_frame;
 use crate::compress::{decompress, in_segment, segment_table};
 use crate::frame::{check_header, check_segments, parse_header};
@@ -76,11 +76,14 @@ enum Kind {
     Whole(Vec<u8>),
 }
 
-/// The prepared key of an ECB or CBC frame, for reads that decrypt some of its blocks.
+/// The prepared key of an ECB, CBC or GCM frame, for reads that decrypt some of its blocks
+/// or open some of its sealed segments.
 struct Cipher {
     key: Arc<PreparedKey>,
     mode: Mode,
     block: usize,
+    /// A GCM frame of version 3: the frame's own key.
+    frame_key: Option<GcmAead>,
 }
 
 impl fmt::Debug for CheckedFrame {
@@ -141,11 +144,22 @@ impl ChunkDecoder {
         }
         let (cipher, body_len) = match (header.transformation, header.key_id.as_ref()) {
             (Some(t), Some(id)) => {
-                let key = key_for_frame(keys, id)?;
+                let key = self.cache.prepared(t, &key_for_frame(keys, id)?)?;
+                let frame_key = match header.gcm_segments() {
+                    Some(_) => {
+                        let iv = buf
+                            .get(header.iv_offset..header.iv_offset + header.iv_len)
+                            .ok_or_else(truncated)?;
+                        let k = gcm_segments::frame_key(&key, iv).map_err(|e| e.into_error(id))?;
+                        Some(k)
+                    }
+                    None => None,
+                };
                 let cipher = Cipher {
-                    key: self.cache.prepared(t, &key)?,
+                    key,
                     mode: t.mode,
                     block: t.algorithm.block_size(),
+                    frame_key,
                 };
                 let body_len =
                     match header.gcm_segments() {
@@ -384,8 +398,8 @@ impl Cipher {
         if range.is_empty() {
             return Ok(());
         }
-        if let Some(shift) = h.gcm_segments() {
-            return self.open_segments(frame, h, shift, range, checked, out);
+        if let (Some(shift), Some(key)) = (h.gcm_segments(), &self.frame_key) {
+            return open_segments(key, frame, h, shift, range, checked, out);
         }
         let block = self.block;
         let parts = ChunkDecoder::frame_parts(frame, h)?;
@@ -438,48 +452,45 @@ fn read_body(
     }
 }
 
-impl Cipher {
-    /// [`Cipher::read`] for a GCM frame of version 3: opens each sealed segment the range
-    /// covers (after checking the checksums of the payload segments that hold it), each
-    /// verified by its tag before any of its plaintext is used, and keeps the range.
-    fn open_segments(
-        &self,
-        frame: &[u8],
-        h: &FrameHeader,
-        shift: u8,
-        range: Range<usize>,
-        checked: &mut Vec<u64>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), CompressionError> {
-        let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
-        let payload = ChunkDecoder::frame_parts(frame, h)?.payload;
-        let aad = frame.get(..h.aad_len).ok_or_else(truncated)?;
-        let start = out.len();
-        for j in (range.start >> shift)..=((range.end - 1) >> shift) {
-            let sealed = gcm_segments::payload_range(j, shift, h.payload_len);
-            let opened = check_segments(frame, h, sealed.clone(), checked).and_then(|()| {
-                let sealed = payload.get(sealed).ok_or_else(truncated)?;
-                let at = out.len();
-                gcm_segments::open(&self.key, aad, j, sealed, out)
-                    .map_err(|e| e.into_error(key_id))?;
-                // Keep the part of this segment in `range`.
-                let seg_start = j << shift;
-                let lo = range.start.max(seg_start) - seg_start;
-                let hi = (range.end - seg_start).min(out.len() - at);
-                if lo > hi {
-                    return Err(truncated());
-                }
-                out.copy_within(at + lo..at + hi, at);
-                out.truncate(at + hi - lo);
-                Ok(())
-            });
-            if let Err(e) = opened {
-                out.truncate(start);
-                return Err(e);
+/// [`Cipher::read`] for a GCM frame of version 3 (`key`: the frame's key): opens each sealed
+/// segment the range covers (after checking the checksums of the payload segments that hold
+/// it), each verified by its tag before any of its plaintext is used, and keeps the range.
+fn open_segments(
+    key: &GcmAead,
+    frame: &[u8],
+    h: &FrameHeader,
+    shift: u8,
+    range: Range<usize>,
+    checked: &mut Vec<u64>,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
+    let payload = ChunkDecoder::frame_parts(frame, h)?.payload;
+    let aad = frame.get(..h.aad_len).ok_or_else(truncated)?;
+    let start = out.len();
+    for j in (range.start >> shift)..=((range.end - 1) >> shift) {
+        let sealed = gcm_segments::payload_range(j, shift, h.payload_len);
+        let opened = check_segments(frame, h, sealed.clone(), checked).and_then(|()| {
+            let sealed = payload.get(sealed).ok_or_else(truncated)?;
+            let at = out.len();
+            gcm_segments::open(key, aad, j, sealed, out).map_err(|e| e.into_error(key_id))?;
+            // Keep the part of this segment in `range`.
+            let seg_start = j << shift;
+            let lo = range.start.max(seg_start) - seg_start;
+            let hi = (range.end - seg_start).min(out.len() - at);
+            if lo > hi {
+                return Err(truncated());
             }
+            out.copy_within(at + lo..at + hi, at);
+            out.truncate(at + hi - lo);
+            Ok(())
+        });
+        if let Err(e) = opened {
+            out.truncate(start);
+            return Err(e);
         }
-        Ok(())
     }
+    Ok(())
 }
 
 thread_local! {

@@ -398,7 +398,7 @@ fn compressed_reads_check_only_their_segments(
     assert!(dec.decode(&f, Some(keys), &mut Vec::new()).is_err());
 }
 
-/// A GCM chunk (version 3: sealed 4 KiB segment by segment, each sealed segment 28 bytes
+/// A GCM chunk (version 3: sealed 4 KiB segment by segment, each sealed segment 16 bytes
 /// longer than its plaintext) of four segments, with a byte flipped in payload segment 2: the
 /// read of each plaintext segment fails exactly when its sealed segment overlaps payload
 /// segment 2 (uncompressed; compressed, its reads fail or not as the compressed bytes fall),
@@ -425,7 +425,7 @@ fn gcm_reads_check_only_their_segments(
         h.payload_len
     );
     if !compressed {
-        assert_eq!(h.payload_len, 14000 + 4 * 28);
+        assert_eq!(h.payload_len, 14000 + 4 * 16);
     }
     for fix_crc in [false, true] {
         let mut f = frame.clone();
@@ -440,7 +440,7 @@ fn gcm_reads_check_only_their_segments(
             let mut out = Vec::new();
             let read = c.read(&f, range.clone(), &mut out);
             if !compressed {
-                let sealed = j * 4124..((j + 1) * 4124).min(h.payload_len);
+                let sealed = j * 4112..((j + 1) * 4112).min(h.payload_len);
                 let touches = if fix_crc {
                     sealed.contains(&flip)
                 } else {
@@ -541,11 +541,12 @@ fn debug_shows_no_key_material() {
 
 #[test]
 fn gcm_segments_are_bound_to_their_frame_and_place() {
-    // Version 3 seals each 4 KiB segment as a GCM message of its own, its AAD the frame's
-    // header (with the frame's random IV and its lengths) and the segment's index: sealed
-    // segments swapped within a frame, moved from another frame under the same key, or cut
-    // off the end (lengths rewritten to match), checksums recomputed each time, fail on the
-    // tag; the untouched segments still read.
+    // Version 3 seals each 4 KiB segment as a GCM message of its own under the frame's own
+    // key (derived from the key and the frame's random IV), its nonce the segment's index, its
+    // AAD the frame's header (with its lengths): sealed segments swapped within a frame,
+    // moved from another frame under the same key, or cut off the end (lengths rewritten to
+    // match), checksums recomputed each time, fail on the tag; the untouched segments still
+    // read.
     let (_dir, keys) = key_file();
     let keys: &dyn KeyProvider = &keys;
     let max = 16384;
@@ -556,7 +557,7 @@ fn gcm_segments_are_bound_to_their_frame_and_place() {
     let (_, b) = encoded(&o, Some(&key), 14000, 22);
     let h = parse_header(&a, max).unwrap();
     let p = h.payload_offset;
-    let sealed = |j: usize| p + j * 4124..p + (j + 1) * 4124;
+    let sealed = |j: usize| p + j * 4112..p + (j + 1) * 4112;
     let tag_fails = |f: &[u8], bad: &[usize]| {
         let e = dec.decode(f, Some(keys), &mut Vec::new()).unwrap_err();
         assert!(
@@ -592,8 +593,8 @@ fn gcm_segments_are_bound_to_their_frame_and_place() {
     // The last segment cut off, the header's lengths rewritten to match.
     let mut f = a[..sealed(2).end].to_vec();
     f[4..8].copy_from_slice(&(3 * 4096u32).to_le_bytes());
-    f[8..12].copy_from_slice(&(3 * 4124u32).to_le_bytes());
-    // 12,372 payload bytes keep four payload segments: the header's layout is unchanged.
+    f[8..12].copy_from_slice(&(3 * 4112u32).to_le_bytes());
+    // 12,336 payload bytes keep four payload segments: the header's layout is unchanged.
     assert_eq!(parse_header(&a, max).unwrap().segment_count(), 4);
     let g = {
         reseal(&mut f, max);

@@ -322,16 +322,34 @@ fn hazmat_chunk_cipher_reproduces_frame_payloads() {
             .unwrap();
         let h = parse_header(&frame, 4096).unwrap();
         let mut iv = &frame[h.iv_offset..h.iv_offset + h.iv_len];
-        let mut header = frame[..h.aad_len].to_vec();
-        let mut payload = &frame[h.payload_offset..h.payload_offset + h.payload_len];
+        let header = &frame[..h.aad_len];
+        let payload = &frame[h.payload_offset..h.payload_offset + h.payload_len];
+        let t = o.encryption.as_ref().unwrap().transformation;
+        let mut c = ChunkCipher::new(t, &key).unwrap();
         if h.gcm_segments().is_some() {
-            // GCM (frame version 3) seals 4 KiB segments, here one: its nonce, then the
-            // ciphertext and tag of one GCM message whose AAD is the header and the index 0.
-            (iv, payload) = payload.split_at(12);
-            header.extend_from_slice(&0u32.to_le_bytes());
+            // GCM (frame version 3) seals 4 KiB segments, here one, under the frame's key:
+            // the first 8 bytes of each AES-K(le32(i) || frame IV) (RFC 8452's derivation,
+            // done here with the hazmat ECB cipher), with the nonce le32(0) || 0^64.
+            let ecb = ChunkCipher::new("AES/ECB/PKCS5Padding".parse().unwrap(), &key).unwrap();
+            let blocks: Vec<u8> = (0..bits / 64)
+                .flat_map(|i| [i.to_le_bytes().as_slice(), iv].concat())
+                .collect();
+            let mut out = vec![0u8; blocks.len() + 16];
+            ecb.encrypt(&[], &[], &blocks, &mut out).unwrap();
+            let derived: Vec<u8> = out
+                .chunks(16)
+                .take(blocks.len() / 16)
+                .flat_map(|b| b[..8].to_vec())
+                .collect();
+            let info = crypta_keys::KeyInfo {
+                id: crypta_keys::KeyId::new("frame-key").unwrap(),
+                ..key.info.clone()
+            };
+            let frame_key =
+                crypta_keys::Key::new(info, crypta_keys::KeyMaterial::new(derived)).unwrap();
+            c = ChunkCipher::new(t, &frame_key).unwrap();
+            iv = &[0; 12];
         }
-        let header = header.as_slice();
-        let c = ChunkCipher::new(o.encryption.as_ref().unwrap().transformation, &key).unwrap();
         // Same key, IV and (for GCM) header as AAD: the same payload, and back.
         let mut ct = vec![0u8; c.ciphertext_len(plain.len())];
         assert_eq!(c.encrypt(iv, header, &plain, &mut ct).unwrap(), ct.len());

@@ -11,17 +11,76 @@ use cipher::KeyInit;
 use cipher::array::Array;
 use cipher::inout::InOutBuf;
 
-use super::DecryptFailure;
+use crypta_keys::Algorithm;
+use zeroize::Zeroizing;
+
+use super::{BlockKey, DecryptFailure};
 
 /// The GCM tag length.
 pub(crate) const TAG_LEN: usize = 16;
+
+/// An AES-GCM key, and the same key as a block cipher for deriving the key of each frame of
+/// version 3 ([`GcmKey::derive`]).
+pub(crate) struct GcmKey {
+    aead: GcmAead,
+    kdf: BlockKey,
+}
+
+impl GcmKey {
+    /// The key for `m` (16, 24 or 32 bytes).
+    pub(crate) fn new(m: &[u8]) -> Option<Self> {
+        Some(GcmKey {
+            aead: GcmAead::new(m)?,
+            kdf: BlockKey::new(Algorithm::Aes, m, 0)?,
+        })
+    }
+
+    /// The AEAD under this key itself (GCM frames of versions 1 and 2, and the hazmat cipher).
+    pub(crate) fn aead(&self) -> &GcmAead {
+        &self.aead
+    }
+
+    /// The GCM key of a frame of version 3 whose random IV is `frame_iv` (12 bytes): as long
+    /// as this key, made of the first 8 bytes of each of the blocks `AES-K(le32(i) || frame_iv)`
+    /// for `i` = 0, 1, ... (the key derivation of AES-GCM-SIV, RFC 8452 section 4). Each
+    /// frame gets a key of its own, so that its segments can take the nonces 0, 1, 2, ...
+    pub(crate) fn derive(&self, frame_iv: &[u8]) -> Result<GcmAead, DecryptFailure> {
+        let iv: &[u8; 12] = frame_iv
+            .try_into()
+            .map_err(|_| DecryptFailure::Length("frame nonce"))?;
+        let len = match self.kdf {
+            BlockKey::Aes128(_) => 16,
+            BlockKey::Aes192(_) => 24,
+            _ => 32,
+        };
+        let mut input = Zeroizing::new([0u8; 64]);
+        for (i, block) in input.chunks_exact_mut(16).enumerate() {
+            let (counter, nonce) = block.split_at_mut(4);
+            counter.copy_from_slice(&(i as u32).to_le_bytes());
+            nonce.copy_from_slice(iv);
+        }
+        let blocks = len / 8;
+        let mut output = Zeroizing::new([0u8; 64]);
+        let (Some(input), Some(out)) = (input.get(..16 * blocks), output.get_mut(..16 * blocks))
+        else {
+            return Err(DecryptFailure::Length("derived key"));
+        };
+        self.kdf.encrypt_blocks_ecb(input, out)?;
+        let mut material = Zeroizing::new([0u8; 32]);
+        for (half, block) in material.chunks_exact_mut(8).zip(out.chunks_exact(16)) {
+            half.copy_from_slice(block.get(..8).unwrap_or_default());
+        }
+        GcmAead::new(material.get(..len).unwrap_or_default())
+            .ok_or(DecryptFailure::Length("derived key"))
+    }
+}
 
 /// An AEAD key for AES-GCM.
 #[expect(
     clippy::large_enum_variant,
     reason = "one GcmKey per cached key; boxing ring's key would add an indirection per chunk"
 )]
-pub(crate) enum GcmKey {
+pub(crate) enum GcmAead {
     /// ring's AES-GCM (AES-128 and AES-256).
     Ring(ring::aead::LessSafeKey),
     /// RustCrypto's AES-GCM for AES-192.
@@ -32,18 +91,18 @@ fn nonce(iv: &[u8]) -> Result<[u8; 12], DecryptFailure> {
     iv.try_into().map_err(|_| DecryptFailure::Length("nonce"))
 }
 
-impl GcmKey {
+impl GcmAead {
     /// The key for `m` (16, 24 or 32 bytes).
     pub(crate) fn new(m: &[u8]) -> Option<Self> {
         let ring_key = |alg| {
             ring::aead::UnboundKey::new(alg, m)
                 .ok()
-                .map(|k| GcmKey::Ring(ring::aead::LessSafeKey::new(k)))
+                .map(|k| GcmAead::Ring(ring::aead::LessSafeKey::new(k)))
         };
         match m.len() {
             16 => ring_key(&ring::aead::AES_128_GCM),
             32 => ring_key(&ring::aead::AES_256_GCM),
-            24 => Some(GcmKey::Aes192(Box::new(
+            24 => Some(GcmAead::Aes192(Box::new(
                 aes_gcm::AesGcm::new_from_slice(m).ok()?,
             ))),
             _ => None,
@@ -65,7 +124,7 @@ impl GcmKey {
         }
         let (body, tag_out) = out.split_at_mut(plaintext.len());
         let tag: [u8; TAG_LEN] = match self {
-            GcmKey::Ring(key) => {
+            GcmAead::Ring(key) => {
                 body.copy_from_slice(plaintext);
                 let tag = key
                     .seal_in_place_separate_tag(
@@ -78,7 +137,7 @@ impl GcmKey {
                     .try_into()
                     .map_err(|_| DecryptFailure::Length("tag"))?
             }
-            GcmKey::Aes192(key) => {
+            GcmAead::Aes192(key) => {
                 let buf = InOutBuf::new(plaintext, body)
                     .map_err(|_| DecryptFailure::Length("output buffer"))?;
                 key.encrypt_inout_detached(&nonce.into(), aad, buf)
@@ -111,7 +170,7 @@ impl GcmKey {
             .get_mut(..body_len)
             .ok_or(DecryptFailure::Length("output buffer"))?;
         match self {
-            GcmKey::Ring(key) => {
+            GcmAead::Ring(key) => {
                 let tag: [u8; TAG_LEN] =
                     tag.try_into().map_err(|_| DecryptFailure::Length("tag"))?;
                 dst.copy_from_slice(body);
@@ -124,7 +183,7 @@ impl GcmKey {
                 )
                 .map_err(|_| DecryptFailure::Tag)?;
             }
-            GcmKey::Aes192(key) => {
+            GcmAead::Aes192(key) => {
                 let tag = Array::try_from(tag).map_err(|_| DecryptFailure::Length("tag"))?;
                 let buf = InOutBuf::new(body, dst)
                     .map_err(|_| DecryptFailure::Length("output buffer"))?;

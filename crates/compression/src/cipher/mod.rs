@@ -26,7 +26,7 @@ use crypta_keys::{Algorithm, Key, KeyError, KeyId};
 use des::{Des, TdesEde2, TdesEde3};
 use rc2::Rc2;
 
-pub(crate) use gcm::{GcmKey, TAG_LEN};
+pub(crate) use gcm::{GcmAead, GcmKey, TAG_LEN};
 
 use crate::{CompressionError, Mode, Transformation};
 
@@ -95,6 +95,10 @@ pub(crate) enum BlockKey {
 }
 
 /// A key prepared for one transformation.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "prepared keys live in an Arc, one per cached key; boxing would add an indirection per chunk"
+)]
 pub(crate) enum PreparedKey {
     Block(BlockKey),
     Gcm(GcmKey),
@@ -160,6 +164,16 @@ impl BlockKey {
         with_block_key!(self, c => encrypt_unpadded(c, mode, iv, input, output))
     }
 
+    /// Encrypts whole blocks in ECB, without padding (AES as the key derivation of GCM frames
+    /// of version 3).
+    pub(crate) fn encrypt_blocks_ecb(
+        &self,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), DecryptFailure> {
+        with_block_key!(self, c => encrypt_unpadded(c, Mode::Ecb, &[], input, output))
+    }
+
     /// Decrypts whole blocks, without padding (the published vectors' form, and the covering
     /// blocks of a range read, `range.rs`). For CBC, `iv` is the ciphertext block before the
     /// first one given (the IV for block 0).
@@ -204,7 +218,7 @@ impl PreparedKey {
             PreparedKey::Block(k) => {
                 with_block_key!(k, c => encrypt_padded(c, mode, iv, plaintext, out))
             }
-            PreparedKey::Gcm(k) => k.seal(iv, aad, plaintext, out),
+            PreparedKey::Gcm(k) => k.aead().seal(iv, aad, plaintext, out),
         }
     }
 
@@ -222,7 +236,7 @@ impl PreparedKey {
             PreparedKey::Block(k) => {
                 with_block_key!(k, c => decrypt_padded(c, mode, iv, ciphertext, out))
             }
-            PreparedKey::Gcm(k) => k.open(iv, aad, ciphertext, out),
+            PreparedKey::Gcm(k) => k.aead().open(iv, aad, ciphertext, out),
         }
     }
 
@@ -266,7 +280,6 @@ pub(crate) fn padded_len(len: usize, bs: usize) -> usize {
     (len / bs + 1) * bs
 }
 
-#[cfg(test)]
 fn encrypt_unpadded<C: BlockCipherEncrypt>(
     c: &C,
     mode: Mode,
