@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::cipher::{DecryptFailure, GcmAead, PreparedKey, TAG_LEN};
+use crate::cipher::{DecryptFailure, GcmAead, PreparedKey, TAG_LEN, append_with};
 
 /// The number of sealed segments of a body of `body_len` bytes: at least one, so that even an
 /// empty body carries a tag over the header.
@@ -85,19 +85,10 @@ pub(crate) fn open(
     sealed: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), DecryptFailure> {
-    let start = out.len();
-    out.resize(start + sealed.len(), 0);
-    let dst = out.get_mut(start..).unwrap_or_default();
-    match key.open(&nonce(j)?, header_aad, sealed, dst) {
-        Ok(n) => {
-            out.truncate(start + n);
-            Ok(())
-        }
-        Err(e) => {
-            out.truncate(start);
-            Err(e)
-        }
-    }
+    let nonce = nonce(j)?;
+    append_with(out, sealed.len(), |dst| {
+        key.open(&nonce, header_aad, sealed, dst)
+    })
 }
 
 /// Opens every segment of `payload`, appending the body to `out`; on error nothing is

@@ -250,18 +250,30 @@ impl PreparedKey {
         ciphertext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), DecryptFailure> {
-        let start = out.len();
-        out.resize(start + ciphertext.len(), 0);
-        let dst = out.get_mut(start..).unwrap_or_default();
-        match self.decrypt(mode, iv, aad, ciphertext, dst) {
-            Ok(n) => {
-                out.truncate(start + n);
-                Ok(())
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
+        append_with(out, ciphertext.len(), |dst| {
+            self.decrypt(mode, iv, aad, ciphertext, dst)
+        })
+    }
+}
+
+/// Runs `decrypt` on `max` bytes of new room at the end of `out` and keeps the number of
+/// bytes it returns; on error `out` is left as it was.
+pub(crate) fn append_with(
+    out: &mut Vec<u8>,
+    max: usize,
+    decrypt: impl FnOnce(&mut [u8]) -> Result<usize, DecryptFailure>,
+) -> Result<(), DecryptFailure> {
+    let start = out.len();
+    out.resize(start + max, 0);
+    let dst = out.get_mut(start..).unwrap_or_default();
+    match decrypt(dst) {
+        Ok(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
         }
     }
 }
