@@ -30,11 +30,19 @@ const SEGMENT_SHIFTS: std::ops::RangeInclusive<u8> = 10..=16;
 pub const FRAME_FIXED_OVERHEAD: usize = 14 + 1 + 4;
 
 /// The most bytes a frame can add to its plaintext: header, the longest key id and IV, the
-/// segment checksums, the worst compression expansion and a padding block or GCM tag.
+/// segment checksums, the worst compression expansion and a padding block or GCM tags.
 pub fn max_frame_overhead(plaintext_len: usize) -> usize {
-    let max_payload = plaintext_len + max_expansion(plaintext_len) + 16;
+    let max_payload = max_payload(plaintext_len);
     FRAME_FIXED_OVERHEAD + 255 + 16 + 4 * max_payload.div_ceil(1 << SEGMENT_SHIFT) + max_payload
         - plaintext_len
+}
+
+/// The longest payload a chunk of `plaintext_len` bytes can need: the worst compression
+/// expansion, then a padding block, or a GCM tag per segment (of the smallest segments a
+/// frame may declare).
+fn max_payload(plaintext_len: usize) -> usize {
+    let body = plaintext_len + max_expansion(plaintext_len);
+    body + 16 * body.div_ceil(1 << SEGMENT_SHIFTS.start()).max(1)
 }
 
 /// The worst growth of `len` bytes through deflate or LZ4.
@@ -356,8 +364,7 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
         });
     }
     let payload_len = r.u32("payload length").map_err(malformed)? as usize;
-    let max_payload = max_plaintext + max_expansion(max_plaintext) + 16;
-    if payload_len > max_payload {
+    if payload_len > max_payload(max_plaintext) {
         return Err(CompressionError::Malformed {
             reason: format!(
                 "payload length {payload_len} is more than a {max_plaintext}-byte chunk can need"

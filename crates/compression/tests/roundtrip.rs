@@ -370,3 +370,52 @@ fn hazmat_chunk_cipher_reproduces_frame_payloads() {
     let err = ChunkCipher::new("DES/CBC/PKCS5Padding".parse().unwrap(), &aes).unwrap_err();
     assert!(matches!(err, CompressionError::KeyMismatch { .. }), "{err}");
 }
+
+#[test]
+fn full_chunks_of_every_length_round_trip_and_fit_the_overhead_bound() {
+    // Incompressible chunks of exactly the chunk length, for the smallest, the default and
+    // the largest `chunk_length_kb`: the frame stays within `max_frame_overhead`, parses under
+    // the decoder's bound for that chunk length, and decodes and reads back. (A GCM frame of
+    // version 3 carries a tag per 4 KiB segment: 4,096 bytes of tags in a 1 MiB chunk.)
+    let dir = tempfile::tempdir().unwrap();
+    let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
+    for kb in [4usize, 64, 1024] {
+        let len = kb * 1024;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let plain: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for (class, t) in [
+            ("Encryptor", Some("AES/GCM/NoPadding")),
+            ("EncryptingDeflateCompressor", Some("AES/GCM/NoPadding")),
+            ("Encryptor", Some("AES/CBC/PKCS5Padding")),
+            ("EncryptingLZ4Compressor", Some("AES/ECB/PKCS5Padding")),
+            ("DeflateCompressor", None),
+        ] {
+            let o = options(class, t, 128, kb as u32);
+            let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
+            let mut frame = Vec::new();
+            let n = ChunkEncoder::new(&o)
+                .encode(&plain, key.as_ref(), &mut frame)
+                .unwrap();
+            assert!(
+                n - len <= crypta_compression::max_frame_overhead(len),
+                "{class} {t:?} {kb} KiB: {} bytes over",
+                n - len
+            );
+            let dec = ChunkDecoder::new(len);
+            let mut out = Vec::new();
+            assert_eq!(dec.decode(&frame, Some(&keys), &mut out).unwrap(), n);
+            assert!(out == plain, "{class} {t:?} {kb} KiB");
+            let mut c = dec.check_frame(&frame, Some(&keys)).unwrap();
+            let mut part = Vec::new();
+            c.read(&frame, len / 3..len - 1, &mut part).unwrap();
+            assert!(part == plain[len / 3..len - 1], "{class} {t:?} {kb} KiB");
+        }
+    }
+}
