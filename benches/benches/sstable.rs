@@ -1,6 +1,7 @@
 //! SSTable throughput: write MB/s, point lookups/s (cold: one chunk decoded per lookup; warm:
 //! from the chunk cache) and scan MB/s, for plaintext, `Encryptor` AES-128 ECB/CBC/GCM and
-//! `EncryptingDeflateCompressor` (AES-128 CBC). Prints a summary measured in one run with the
+//! `EncryptingDeflateCompressor` (AES-128 CBC), the latter with the writer's default encoder
+//! threads (one per core, at most 4) and with one (`deflate+cbc 1 thread`). Prints a summary measured in one run with the
 //! encrypted/plaintext ratios that `docs/performance.md` quotes, then runs the criterion
 //! benches of the same operations.
 #![allow(
@@ -12,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::hint::black_box;
+use std::num::NonZeroUsize;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +29,8 @@ use crypta_sstable::{ChunkCache, Entry, Sstable, SstableWriter, WriterOptions};
 const ENTRIES: u64 = 60_000;
 const LOOKUPS: usize = 10_000;
 
-fn codecs() -> Vec<(&'static str, CompressionOptions)> {
+/// Name, options, and encoder threads (`None`: the writer's default for the codec).
+fn codecs() -> Vec<(&'static str, CompressionOptions, Option<NonZeroUsize>)> {
     let opts = |pairs: &[(&str, &str)]| {
         let m: BTreeMap<String, String> = pairs
             .iter()
@@ -42,19 +45,18 @@ fn codecs() -> Vec<(&'static str, CompressionOptions)> {
             ("secret_key_strength", "128"),
         ])
     };
+    let deflate_cbc = opts(&[
+        ("class", "EncryptingDeflateCompressor"),
+        ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
+        ("secret_key_strength", "128"),
+    ]);
     vec![
-        ("plaintext", opts(&[("enabled", "false")])),
-        ("aes128-ecb", enc("AES/ECB/PKCS5Padding")),
-        ("aes128-cbc", enc("AES/CBC/PKCS5Padding")),
-        ("aes128-gcm", enc("AES/GCM/NoPadding")),
-        (
-            "deflate+aes128-cbc",
-            opts(&[
-                ("class", "EncryptingDeflateCompressor"),
-                ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
-                ("secret_key_strength", "128"),
-            ]),
-        ),
+        ("plaintext", opts(&[("enabled", "false")]), None),
+        ("aes128-ecb", enc("AES/ECB/PKCS5Padding"), None),
+        ("aes128-cbc", enc("AES/CBC/PKCS5Padding"), None),
+        ("aes128-gcm", enc("AES/GCM/NoPadding"), None),
+        ("deflate+aes128-cbc", deflate_cbc.clone(), None),
+        ("deflate+cbc 1 thread", deflate_cbc, NonZeroUsize::new(1)),
     ]
 }
 
@@ -91,6 +93,7 @@ fn write(
     opts: &CompressionOptions,
     keys: Arc<dyn KeyProvider>,
     data: &[(Vec<u8>, Entry)],
+    encoder_threads: Option<NonZeroUsize>,
 ) -> u64 {
     let _ = std::fs::remove_file(path);
     let mut w = SstableWriter::create(
@@ -99,6 +102,7 @@ fn write(
         keys,
         WriterOptions {
             expected_entries: data.len() as u64,
+            encoder_threads,
             ..WriterOptions::default()
         },
     )
@@ -124,8 +128,8 @@ fn lookup_keys(data: &[(Vec<u8>, Entry)]) -> Vec<Vec<u8>> {
 /// The median of `runs` timings of `f`, in CPU time of this thread
 /// (`CLOCK_THREAD_CPUTIME_ID`): the machine is shared, and wall-clock figures swing with the
 /// load while CPU time does not. For lookups and scans, which run on the calling thread only;
-/// writes are timed in wall-clock time ([`wall_median`]), since the writer encodes on a second
-/// thread whose work this thread's CPU time would not count.
+/// writes are timed in wall-clock time ([`wall_median`]), since the writer encodes on encoder
+/// threads whose work this thread's CPU time would not count.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut t: Vec<Duration> = (0..runs)
         .map(|_| {
@@ -139,7 +143,7 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
 }
 
 /// The same in wall-clock time: for writes (whose encoding runs on the writer's encoder
-/// thread, and whose fsync is part of a write) and for the pread comparison (whose cost is
+/// threads, and whose fsync is part of a write) and for the pread comparison (whose cost is
 /// partly in the kernel).
 fn wall_median(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut t: Vec<Duration> = (0..runs)
@@ -175,7 +179,7 @@ fn med(v: &[f64]) -> f64 {
 fn measure_once(
     dir: &Path,
     name: &str,
-    opts: &CompressionOptions,
+    (opts, encoders): (&CompressionOptions, Option<NonZeroUsize>),
     keys: Arc<dyn KeyProvider>,
     data: &[(Vec<u8>, Entry)],
     f: &mut Figures,
@@ -183,7 +187,9 @@ fn measure_once(
     let path = dir.join(format!("{name}.db"));
     let mut data_len = 0;
     let (cpu0, all0) = (thread_cpu_time(), process_cpu_time());
-    let w = wall_median(1, || data_len = write(&path, opts, keys.clone(), data));
+    let w = wall_median(1, || {
+        data_len = write(&path, opts, keys.clone(), data, encoders)
+    });
     let (cpu1, all1) = (thread_cpu_time(), process_cpu_time());
     let mb = data_len as f64 / 1e6;
     let probes = lookup_keys(data);
@@ -248,8 +254,9 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
     for round in 0..ROUNDS {
         // Each round starts at another codec, so that none is always measured first.
         for i in (0..codecs.len()).map(|i| (i + round) % codecs.len()) {
-            let (name, opts) = &codecs[i];
-            measure_once(dir, name, opts, keys.clone(), data, &mut all[i]);
+            let (name, opts, encoders) = &codecs[i];
+            let codec = (opts, *encoders);
+            measure_once(dir, name, codec, keys.clone(), data, &mut all[i]);
         }
     }
     let m = |f: &Figures| {
@@ -280,7 +287,7 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
         "scan MB/s",
         "ratio"
     );
-    for ((name, _), f) in codecs.iter().zip(&all) {
+    for ((name, ..), f) in codecs.iter().zip(&all) {
         let v = m(f);
         println!(
             "{:<20} {:>10.0} {:>7.2} {:>12.0} {:>7.2} {:>12.0} {:>7.2} {:>10.0} {:>7.2}",
@@ -300,7 +307,7 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
     );
     let c0 = med(&all[0].write_caller_cpu_mb_s);
     let a0 = med(&all[0].write_all_cpu_mb_s);
-    for ((name, _), f) in codecs.iter().zip(&all) {
+    for ((name, ..), f) in codecs.iter().zip(&all) {
         let (c, a) = (med(&f.write_caller_cpu_mb_s), med(&f.write_all_cpu_mb_s));
         println!(
             "{:<20} caller {:>6.0} MB/s {:>5.2}   all threads {:>6.0} MB/s {:>5.2}",
@@ -361,16 +368,22 @@ fn main() {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
-    let paths: Vec<(&str, CompressionOptions, PathBuf)> = codecs()
+    type Bench = (
+        &'static str,
+        CompressionOptions,
+        PathBuf,
+        Option<NonZeroUsize>,
+    );
+    let paths: Vec<Bench> = codecs()
         .into_iter()
-        .map(|(n, o)| (n, o, dir.path().join(format!("c-{n}.db"))))
+        .map(|(n, o, e)| (n, o, dir.path().join(format!("c-{n}.db")), e))
         .collect();
     let mut g = c.benchmark_group("sstable_write");
-    let bytes = write(&paths[0].2, &paths[0].1, keys.clone(), &data);
+    let bytes = write(&paths[0].2, &paths[0].1, keys.clone(), &data, None);
     g.throughput(Throughput::Bytes(bytes));
-    for (n, o, p) in &paths {
+    for (n, o, p, e) in &paths {
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
-            b.iter(|| write(p, o, keys.clone(), &data))
+            b.iter(|| write(p, o, keys.clone(), &data, *e))
         });
     }
     g.finish();
@@ -379,7 +392,7 @@ fn main() {
     for (group, cached) in [("sstable_get_cold", false), ("sstable_get_cached", true)] {
         let mut g = c.benchmark_group(group);
         g.throughput(Throughput::Elements(LOOKUPS as u64));
-        for (n, _, p) in &paths {
+        for (n, _, p, _) in &paths {
             let cache = cached.then(|| Arc::new(ChunkCache::new(64 << 20)));
             let t = Sstable::open(p, keys.clone(), cache).unwrap();
             g.bench_function(BenchmarkId::from_parameter(n), |b| {
@@ -395,7 +408,7 @@ fn main() {
     }
     let mut g = c.benchmark_group("sstable_scan");
     g.throughput(Throughput::Bytes(bytes));
-    for (n, _, p) in &paths {
+    for (n, _, p, _) in &paths {
         let t = Sstable::open(p, keys.clone(), None).unwrap();
         g.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| t.iter().count())

@@ -3,8 +3,9 @@
 //! encrypted), with a sampled index, a bloom filter and checksummed metadata.
 //!
 //! - [`SstableWriter`] takes entries in key order and streams them to disk chunk by chunk,
-//!   each full chunk encoded and written by an encoder thread while the caller fills the next
-//!   (the thread lives only as long as the writer); its memory is a few chunks plus the bloom
+//!   each full chunk encoded by encoder threads (several for codecs that compress,
+//!   [`WriterOptions::encoder_threads`]) while the caller fills the next, and written in
+//!   chunk order (the threads live only as long as the writer); its memory is a few chunks plus the bloom
 //!   filter, whatever the table's size. The file appears under its name only when complete
 //!   and synced.
 //! - [`Sstable`] opens a table, checks every component but the data at open, and serves
@@ -55,4 +56,4 @@ pub use key_ids::{key_ids, recorded_options};
 pub use metadata::Metadata;
 pub use reader::{Scan, Sstable};
 pub use verify::{VerifyReport, verify};
-pub use writer::{SstableInfo, SstableWriter, WriterOptions};
+pub use writer::{MAX_AUTO_ENCODER_THREADS, SstableInfo, SstableWriter, WriterOptions};

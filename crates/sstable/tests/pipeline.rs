@@ -4,13 +4,14 @@
     reason = "tests fail loudly on errors"
 )]
 
-//! The writer's encoder thread: an encoding error reaches the caller (on `add` or `finish`)
+//! The writer's encoder threads: an encoding error reaches the caller (on `add` or `finish`)
 //! with the file name, nothing of the failed table stays, and no thread outlives a writer,
-//! whether it finished, failed or was dropped. One test in this file, so that no other test
-//! of this binary starts threads while it counts them.
+//! whether it finished, failed or was dropped, with one encoder or several. One test in this
+//! file, so that no other test of this binary starts threads while it counts them.
 
 mod common;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use common::*;
@@ -18,7 +19,7 @@ use crypta_keys::{
     Algorithm, Key, KeyError, KeyId, KeyInfo, KeyMaterial, KeyProvider, KeySpec, KeyState,
     Timestamp,
 };
-use crypta_sstable::{Entry, SstableError, SstableWriter, WriterOptions};
+use crypta_sstable::{Entry, MAX_AUTO_ENCODER_THREADS, SstableError, SstableWriter, WriterOptions};
 
 /// Hands out a DES key whatever is asked for: an AES table's encoder refuses it.
 #[derive(Debug)]
@@ -121,8 +122,9 @@ fn encoder_errors_reach_the_caller_and_no_thread_outlives_a_writer() {
     let (at_entry, e) = failed.expect("the encoder's error reaches add");
     assert!(is_encode_error_naming(&e, "a.db.tmp"), "{e:?}");
     assert!(e.to_string().contains("a.db.tmp"), "{e}");
-    // About 35 entries a chunk: the error shows within the chunks in flight.
-    assert!(at_entry < 35 * 12, "error seen only at entry {at_entry}");
+    // About 35 entries a chunk: the error shows within the chunks in flight (at most 18
+    // for CBC, whose encoder takes 8 chunks at a time).
+    assert!(at_entry < 35 * 19, "error seen only at entry {at_entry}");
     let again = w.add(&key(1_000_000), &Entry::tombstone(1)).unwrap_err();
     assert!(matches!(again, SstableError::Poisoned { .. }), "{again:?}");
     assert!(matches!(
@@ -187,10 +189,73 @@ fn encoder_errors_reach_the_caller_and_no_thread_outlives_a_writer() {
         w.add(&[i], &Entry::value(big(i), 1)).unwrap();
     }
     let info = w.finish().unwrap();
-    let t = open(&info.path, keys);
+    let t = open(&info.path, keys.clone());
     for i in 0..5u8 {
         assert_eq!(t.get(&[i]).unwrap(), Some(Entry::value(big(i), 1)));
     }
     t.verify().unwrap();
+    assert_eq!(threads_settled(before), before);
+
+    // 6. Several encoders, all failing: the first error reaches `add`, all threads go.
+    let deflate_cbc = options(
+        "EncryptingDeflateCompressor",
+        Some(("AES/CBC/PKCS5Padding", 128)),
+        4,
+    );
+    let four = WriterOptions {
+        encoder_threads: NonZeroUsize::new(4),
+        ..WriterOptions::default()
+    };
+    let mut w = SstableWriter::create(at(&dir, "f.db"), &deflate_cbc, wrong.clone(), four).unwrap();
+    assert_eq!(threads(), before + 4, "four encoder threads");
+    let mut failed = None;
+    for i in 0..100_000 {
+        if let Err(e) = w.add(&key(i), &Entry::value(vec![1; 100], 1)) {
+            failed = Some((i, e));
+            break;
+        }
+    }
+    let (at_entry, e) = failed.expect("the encoders' error reaches add");
+    assert!(is_encode_error_naming(&e, "f.db.tmp"), "{e:?}");
+    // 4 encoders hold at most 2 x 4 + 2 chunks.
+    assert!(at_entry < 35 * 12, "error seen only at entry {at_entry}");
+    assert_eq!(threads_settled(before), before, "joined on the error");
+    drop(w);
+    assert_eq!(files(&dir), ["d.db", "e.db"], "nothing of f.db");
+
+    // 7. Several encoders, dropped mid-write with chunks queued: all threads stop.
+    let deflate = options("DeflateCompressor", None, 4);
+    let mut w = SstableWriter::create(at(&dir, "g.db"), &deflate, keys.clone(), four).unwrap();
+    for i in 0..20_000 {
+        w.add(&key(i), &entry(i)).unwrap();
+    }
+    assert_eq!(threads(), before + 4, "four encoder threads");
+    drop(w);
+    assert_eq!(files(&dir), ["d.db", "e.db"], "nothing of g.db");
+    assert_eq!(threads_settled(before), before);
+
+    // 8. The default for a compressing codec: as many encoders as cores (at most 4), all
+    //    joined at `finish`; one for a codec that does not compress.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let mut w = SstableWriter::create(
+        at(&dir, "h.db"),
+        &deflate,
+        keys.clone(),
+        WriterOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(threads(), before + cores.min(MAX_AUTO_ENCODER_THREADS));
+    w.add(b"k", &Entry::value(vec![1; 10], 1)).unwrap();
+    w.finish().unwrap();
+    assert_eq!(threads_settled(before), before);
+    let w = SstableWriter::create(
+        at(&dir, "i.db"),
+        &aes_cbc(4),
+        keys.clone(),
+        WriterOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(threads(), before + 1);
+    drop(w);
     assert_eq!(threads_settled(before), before);
 }

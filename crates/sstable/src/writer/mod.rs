@@ -1,8 +1,9 @@
 //! The writer: entries in key order in, one complete file out, or nothing.
 //!
 //! Entries are streamed into the data section chunk by chunk, each full chunk encoded
-//! (compressed, encrypted, framed, checksummed) and written by an encoder thread while the
-//! caller fills the next one (`pipeline.rs`); index entries are framed into an
+//! (compressed, encrypted, framed, checksummed) by encoder threads while the caller fills the
+//! next one, and the frames written in chunk order (`pipeline.rs`; several encoders for
+//! codecs that compress, see [`WriterOptions::encoder_threads`]); index entries are framed into an
 //! anonymous spool file as they are sampled and copied after the data at `finish`; the bloom
 //! filter is the only structure that grows with the table (`bits_per_key` bits per expected
 //! entry). Everything is written to `<name>.tmp`, synced, renamed to `<name>` and the directory
@@ -13,13 +14,14 @@ mod section;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use crypta_compression::{ChunkEncoder, CompressionOptions};
+use crypta_compression::{ChunkEncoder, CompressionOptions, Mode};
 use crypta_keys::{KeyId, KeyProvider};
 
-use pipeline::DataPipeline;
+use pipeline::{DataPipeline, Tuning};
 use section::{Codec, Fail, Finished, SectionWriter};
 
 use crate::entry::{ENTRY_HEADER_LEN, EntryHeader};
@@ -28,7 +30,7 @@ use crate::format::{self, FORMAT_VERSION, Footer, HEADER_LEN, Manifest, Section}
 use crate::index::{self, DEFAULT_INDEX_INTERVAL};
 use crate::{Entry, MAX_KEY_LEN, MAX_VALUE_LEN, Metadata, SstableError};
 
-/// How the writer sizes the filter and samples the index.
+/// How the writer sizes the filter, samples the index and spreads the encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriterOptions {
     /// Entries expected: the bloom filter is sized for this many (the engine knows it: the
@@ -39,6 +41,51 @@ pub struct WriterOptions {
     pub bits_per_key: u32,
     /// Bytes of entries between sampled index entries (besides the first entry of each chunk).
     pub index_interval: usize,
+    /// Threads that encode (compress, encrypt, frame) the data chunks while the caller adds
+    /// entries; frames are written in chunk order whatever their number, so the file is the
+    /// same (but for the random IVs). Each thread lives only as long as the writer, and the
+    /// writer holds at most `2 × threads + 2` chunks in flight (with their frames), or
+    /// `2 × 8 + 2` for CBC, whose encoder takes 8 chunks at a time.
+    ///
+    /// `None` (the default) chooses by codec: for codecs that compress (`DeflateCompressor`
+    /// and `EncryptingDeflateCompressor`, where deflate is the bottleneck of a write, and the
+    /// LZ4 ones) as many as [`std::thread::available_parallelism`] says, at most
+    /// [`MAX_AUTO_ENCODER_THREADS`]; for the others (plaintext, `Encryptor`), whose encoding
+    /// runs faster than the caller fills chunks, one.
+    pub encoder_threads: Option<NonZeroUsize>,
+}
+
+/// The most encoder threads [`WriterOptions::encoder_threads`] chooses by itself.
+pub const MAX_AUTO_ENCODER_THREADS: usize = 4;
+
+/// CBC chunks an encoder takes at once: `ChunkEncoder::encode_batch` runs their chains side
+/// by side (8 lanes fill the AES-NI backend's parallel path).
+const CBC_BATCH: usize = 8;
+
+impl WriterOptions {
+    /// How many encoders and how large a batch `options`' codec gets.
+    fn tuning(&self, options: &CompressionOptions) -> Tuning {
+        let compresses = options.class.compressor().is_some();
+        let encoders = match self.encoder_threads {
+            Some(n) => n.get(),
+            None if compresses => available_cores().min(MAX_AUTO_ENCODER_THREADS),
+            None => 1,
+        };
+        let cbc = options
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.transformation.mode == Mode::Cbc);
+        Tuning {
+            encoders,
+            batch: if cbc && !compresses { CBC_BATCH } else { 1 },
+        }
+    }
+}
+
+/// `available_parallelism`, asked once (it reads cgroup files on Linux).
+fn available_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
 }
 
 impl Default for WriterOptions {
@@ -47,6 +94,7 @@ impl Default for WriterOptions {
             expected_entries: 10_000,
             bits_per_key: DEFAULT_BITS_PER_KEY,
             index_interval: DEFAULT_INDEX_INTERVAL,
+            encoder_threads: None,
         }
     }
 }
@@ -136,8 +184,8 @@ impl SstableWriter {
             key,
         });
         let file = BufWriter::with_capacity(256 * 1024, file);
-        let data = DataPipeline::start(chunk_length, codec.clone(), file)
-            .map_err(|e| io("starting the encoder thread for", e))?;
+        let data = DataPipeline::start(chunk_length, codec.clone(), file, opts.tuning(options))
+            .map_err(|e| io("starting the encoder threads for", e))?;
         Ok(SstableWriter {
             key_ids,
             codec,
@@ -177,8 +225,7 @@ impl SstableWriter {
         self.entries
     }
 
-    /// Encoded bytes of data written so far.
-    /// Encoded bytes of data written so far (the encoder thread may still hold the last few
+    /// Encoded bytes of data written so far (the encoder threads may still hold the last few
     /// chunks added).
     pub fn data_bytes(&self) -> u64 {
         self.data.as_ref().map_or(0, DataPipeline::bytes)
@@ -337,7 +384,7 @@ impl SstableWriter {
                 std::io::Error::other("writer already closed"),
             ));
         };
-        // Wait for the encoder thread to write the data section and give the file back.
+        // Wait for the encoder threads to write the data section and give the file back.
         let (mut file, data) = data.finish()?;
         let r = self.write_sections(&mut file, data, chunk_length);
         self.file = Some(file);
@@ -479,7 +526,7 @@ impl SstableWriter {
 
 impl Drop for SstableWriter {
     fn drop(&mut self) {
-        // Stops and joins the encoder thread (if still running) before the file goes.
+        // Stops and joins the encoder threads (if still running) before the file goes.
         drop(self.data.take());
         if !self.renamed {
             // Not finished, or failed: the temporary file is garbage. Best effort.

@@ -90,19 +90,33 @@ impl SectionWriter {
         codec: &Codec,
         out: &mut impl Write,
     ) -> Result<(), Fail> {
-        self.frame.clear();
-        codec
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        let r = codec
             .encoder
-            .encode(chunk, codec.key.as_ref(), &mut self.frame)
-            .map_err(Fail::Encode)?;
-        out.write_all(&self.frame)
-            .map_err(|e| Fail::Io("writing", e))?;
+            .encode(chunk, codec.key.as_ref(), &mut frame)
+            .map_err(Fail::Encode)
+            .and_then(|_| self.append_frame(&frame, chunk.len(), out));
+        self.frame = frame;
+        r
+    }
+
+    /// Appends a frame encoded elsewhere (by the data pipeline's encoder threads) from a
+    /// chunk of `plain_len` bytes. Frames must come in stream order, each of a full chunk
+    /// but the last, and only while nothing is pending.
+    pub(crate) fn append_frame(
+        &mut self,
+        frame: &[u8],
+        plain_len: usize,
+        out: &mut impl Write,
+    ) -> Result<(), Fail> {
+        out.write_all(frame).map_err(|e| Fail::Io("writing", e))?;
         if let Some(o) = &mut self.frame_offsets {
             o.push(self.bytes);
         }
-        self.crc.update(&self.frame);
-        self.bytes += self.frame.len() as u64;
-        self.framed += chunk.len() as u64;
+        self.crc.update(frame);
+        self.bytes += frame.len() as u64;
+        self.framed += plain_len as u64;
         Ok(())
     }
 
