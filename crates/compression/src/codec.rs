@@ -322,8 +322,8 @@ pub fn frame_key_id(buf: &[u8], max_plaintext: usize) -> Result<Option<KeyId>, C
 }
 
 /// Compresses `chunk` into `scratch` with `compressor`, if any, segment by segment (a frame
-/// of version 3), and keeps the compressed form only if it is smaller: the compressor the frame records (none when the chunk is stored as
-/// it is) and the body to encrypt.
+/// of version 3), and keeps the compressed form only if it is smaller: the compressor the
+/// frame records (none when the chunk is stored as it is) and the body to encrypt.
 pub(crate) fn compress_if_smaller<'a>(
     compressor: Option<Compressor>,
     chunk: &'a [u8],
