@@ -81,8 +81,12 @@ pub struct FrameHeader {
 /// How a version 2 or 3 frame's payload is cut into checksummed segments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segments {
-    /// log2 of the segment size.
+    /// log2 of the segment size (of plaintext, and of payload but in GCM frames of version 3).
     pub shift: u8,
+    /// Payload bytes per checksummed segment: the segment size, or in a GCM frame of version 3
+    /// the size of a sealed segment (the segment size and its 16-byte tag), so that each
+    /// sealed segment has a checksum of its own.
+    pub stride: usize,
     /// Bytes before each segment (but the first) that its checksum covers as well: a CBC
     /// frame's cipher block size (the chaining block its first block decrypts with), else 0.
     pub overlap: usize,
@@ -91,9 +95,17 @@ pub struct Segments {
 }
 
 impl Segments {
-    /// The segment size in bytes.
+    /// The segment size in bytes (of plaintext: what a read of one segment returns).
     pub fn size(&self) -> usize {
         1 << self.shift
+    }
+}
+
+/// Payload bytes per checksummed segment of a frame of `version` (see [`Segments::stride`]).
+fn stride(version: u8, transformation: Option<Transformation>, shift: u8) -> usize {
+    match transformation {
+        Some(t) if version >= 3 && t.mode == Mode::Gcm => (1 << shift) + crate::cipher::TAG_LEN,
+        _ => 1 << shift,
     }
 }
 
@@ -110,7 +122,7 @@ impl FrameHeader {
     /// The number of payload segments (versions 2 and 3; 0 for version 1).
     pub fn segment_count(&self) -> usize {
         self.segments
-            .map_or(0, |s| self.payload_len.div_ceil(s.size()))
+            .map_or(0, |s| self.payload_len.div_ceil(s.stride))
     }
 
     /// The segment shift of a compressed chunk whose segments are compressed one by one
@@ -134,7 +146,7 @@ impl FrameHeader {
 
     /// Payload bytes (relative to the payload) segment `i`'s checksum covers.
     fn segment_range(&self, s: &Segments, i: usize) -> Range<usize> {
-        segment_bounds(i, s.shift, s.overlap, self.payload_len)
+        segment_bounds(i, s.stride, s.overlap, self.payload_len)
     }
 }
 
@@ -169,6 +181,7 @@ pub(crate) struct Unsealed {
     payload_start: usize,
     payload_len: usize,
     overlap: usize,
+    stride: usize,
 }
 
 impl Unsealed {
@@ -222,7 +235,8 @@ pub(crate) fn write_header(
     out.put_bytes_u8(iv).ok_or_else(|| too_long("iv"))?;
     out.put_u8(SEGMENT_SHIFT);
     let table_offset = out.len();
-    let segments = payload_len.div_ceil(1 << SEGMENT_SHIFT);
+    let stride = stride(FRAME_VERSION, transformation, SEGMENT_SHIFT);
+    let segments = payload_len.div_ceil(stride);
     out.resize(table_offset + 4 * segments + 4, 0);
     Ok(Unsealed {
         frame_start,
@@ -230,6 +244,7 @@ pub(crate) fn write_header(
         payload_start: out.len(),
         payload_len,
         overlap: chaining_overlap(transformation),
+        stride,
     })
 }
 
@@ -250,7 +265,7 @@ pub(crate) fn seal(out: &mut [u8], f: &Unsealed) -> Result<(), CompressionError>
         .get_mut(..table.len().saturating_sub(4))
         .ok_or_else(layout)?;
     for (i, slot) in crcs.chunks_exact_mut(4).enumerate() {
-        let covered = segment_bounds(i, SEGMENT_SHIFT, f.overlap, f.payload_len);
+        let covered = segment_bounds(i, f.stride, f.overlap, f.payload_len);
         let crc = crc32fast::hash(payload.get(covered).ok_or_else(layout)?);
         slot.copy_from_slice(&crc.to_le_bytes());
     }
@@ -275,6 +290,7 @@ pub(crate) fn reseal(buf: &mut [u8], max_plaintext: usize) -> Result<usize, Comp
                 payload_start: h.payload_offset,
                 payload_len: h.payload_len,
                 overlap: s.overlap,
+                stride: s.stride,
             },
         )?,
         None => {
@@ -290,9 +306,9 @@ pub(crate) fn reseal(buf: &mut [u8], max_plaintext: usize) -> Result<usize, Comp
 
 /// The payload bytes segment `i`'s checksum covers: the segment, and for `i > 0` the
 /// `overlap` bytes before it.
-fn segment_bounds(i: usize, shift: u8, overlap: usize, payload_len: usize) -> Range<usize> {
-    let start = (i << shift).saturating_sub(if i == 0 { 0 } else { overlap });
-    let end = ((i + 1) << shift).min(payload_len);
+fn segment_bounds(i: usize, stride: usize, overlap: usize, payload_len: usize) -> Range<usize> {
+    let start = (i * stride).saturating_sub(if i == 0 { 0 } else { overlap });
+    let end = ((i + 1) * stride).min(payload_len);
     start..end
 }
 
@@ -421,11 +437,13 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
             });
         }
         aad_len = r.position();
-        let count = payload_len.div_ceil(1 << shift);
+        let stride = stride(version, transformation, shift);
+        let count = payload_len.div_ceil(stride);
         r.take(4 * count + 4, "segment checksums")
             .map_err(malformed)?;
         Some(Segments {
             shift,
+            stride,
             overlap: chaining_overlap(transformation),
             table_offset: aad_len,
         })
@@ -513,8 +531,8 @@ pub(crate) fn check_segments(
     let payload = buf
         .get(h.payload_offset..h.payload_offset + h.payload_len)
         .ok_or_else(truncated)?;
-    let last = ((range.end - 1) >> s.shift).min(h.segment_count().saturating_sub(1));
-    for i in (range.start >> s.shift)..=last {
+    let last = ((range.end - 1) / s.stride).min(h.segment_count().saturating_sub(1));
+    for i in (range.start / s.stride)..=last {
         let (word, bit) = (i / 64, 1u64 << (i % 64));
         if done.len() <= word {
             done.resize(word + 1, 0);
