@@ -162,13 +162,12 @@ impl Cursor {
         let held = w.start..w.start + w.buf.len() as u64;
         if !held.contains(&self.pos) {
             let chunk_len = w.frame.plaintext_len() as u64;
-            let from = self.pos - chunk_start;
+            let mut from = self.pos - chunk_start;
             let mut to = self.pos.saturating_add(WINDOW);
             if self.read_ahead > self.pos {
                 to = to.min(self.read_ahead);
             }
-            let mut to = to.saturating_sub(chunk_start).min(chunk_len);
-            let mut from = from;
+            to = to.saturating_sub(chunk_start).min(chunk_len);
             // A window stays in one checksummed segment, so that a lookup reads the segments
             // its search enters and no other (as one through the cache does); a compressed
             // segment is inflated whole, and a GCM segment opened whole, whatever part of it
