@@ -486,6 +486,21 @@ impl Inner {
             .map_err(|source| self.chunk_error(Component::Data, at, source))?;
         self.check_frame_len(Component::Data, at, end, checked.frame_len() as u64)?;
         self.check_chunk_len(i, at, checked.plaintext_len())?;
+        // One encoder wrote every frame: a frame whose segments differ from the first one's
+        // is not the table's (and the cache's segments are of the first one's size).
+        if let Some(want) = self.segment_len
+            && checked.segment_len() != Some(want)
+        {
+            let has = match checked.segment_len() {
+                Some(n) => format!("{n}-byte segments"),
+                None => "no segments read one by one".into(),
+            };
+            return Err(self.corrupt(
+                Component::Data,
+                at,
+                format!("chunk {i}'s frame has {has}, the table's first frame {want}-byte ones"),
+            ));
+        }
         Ok((checked, at, end))
     }
 
@@ -505,17 +520,9 @@ impl Inner {
             return Ok(c);
         }
         if frame.as_ref().is_none_or(|(fi, _, _)| *fi != i) {
+            // `check_chunk` refuses a frame whose segments are not `seg_len` (the first
+            // frame's) bytes.
             let (checked, at, end) = self.check_chunk(i)?;
-            if checked.segment_len() != Some(seg_len) {
-                return Err(self.corrupt(
-                    Component::Data,
-                    at,
-                    format!(
-                        "chunk {i}'s frame has {:?}-byte segments, the table's first {seg_len}",
-                        checked.segment_len()
-                    ),
-                ));
-            }
             *frame = Some((i, checked, (at, end)));
         }
         let Some((_, checked, slot)) = frame else {
