@@ -42,21 +42,11 @@ fn write_with(
     keys: Arc<dyn KeyProvider>,
     threads: usize,
 ) -> SstableInfo {
-    let mut w = SstableWriter::create(
-        path,
-        opts,
-        keys,
-        WriterOptions {
-            expected_entries: N,
-            encoder_threads: NonZeroUsize::new(threads),
-            ..WriterOptions::default()
-        },
-    )
-    .unwrap();
-    for i in 0..N {
-        w.add(&key(i), &entry(i)).unwrap();
-    }
-    w.finish().unwrap()
+    let wopts = WriterOptions {
+        encoder_threads: NonZeroUsize::new(threads),
+        ..WriterOptions::default()
+    };
+    write_n_with(path, opts, keys, N, wopts)
 }
 
 /// Writes the table with 1, 2 and 4 encoders, checks each, and returns their bytes.

@@ -96,13 +96,24 @@ pub fn write_n(
     keys: Arc<dyn KeyProvider>,
     n: u64,
 ) -> SstableInfo {
+    write_n_with(path, opts, keys, n, WriterOptions::default())
+}
+
+/// [`write_n`] with writer options (`expected_entries` is set to `n`).
+pub fn write_n_with(
+    path: &Path,
+    opts: &CompressionOptions,
+    keys: Arc<dyn KeyProvider>,
+    n: u64,
+    wopts: WriterOptions,
+) -> SstableInfo {
     let mut w = SstableWriter::create(
         path,
         opts,
         keys,
         WriterOptions {
             expected_entries: n,
-            ..WriterOptions::default()
+            ..wopts
         },
     )
     .unwrap();
