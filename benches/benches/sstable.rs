@@ -167,6 +167,8 @@ struct Figures {
     cold_lookups_s: Vec<f64>,
     warm_lookups_s: Vec<f64>,
     scan_mb_s: Vec<f64>,
+    /// Scans decoding on the calling thread only (`read_ahead(false)`), in its CPU time.
+    scan_one_thread_mb_s: Vec<f64>,
 }
 
 fn med(v: &[f64]) -> f64 {
@@ -209,9 +211,18 @@ fn measure_once(
             black_box(warm.get(k).unwrap());
         }
     });
-    let s = median(1, || {
+    // Scans read ahead on a second thread (the default): wall-clock time.
+    let s = wall_median(1, || {
         let mut n = 0u64;
         for r in cold.iter() {
+            black_box(r.unwrap());
+            n += 1;
+        }
+        assert_eq!(n, ENTRIES);
+    });
+    let s1 = median(1, || {
+        let mut n = 0u64;
+        for r in cold.iter().read_ahead(false) {
             black_box(r.unwrap());
             n += 1;
         }
@@ -225,6 +236,7 @@ fn measure_once(
     f.cold_lookups_s.push(LOOKUPS as f64 / c.as_secs_f64());
     f.warm_lookups_s.push(LOOKUPS as f64 / h.as_secs_f64());
     f.scan_mb_s.push(mb / s.as_secs_f64());
+    f.scan_one_thread_mb_s.push(mb / s1.as_secs_f64());
 }
 
 /// What a `pread` of each chunk would add to a cold lookup: the copy out of the page cache
@@ -265,18 +277,19 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
             med(&f.cold_lookups_s),
             med(&f.warm_lookups_s),
             med(&f.scan_mb_s),
+            med(&f.scan_one_thread_mb_s),
         ]
     };
     let base = m(&all[0]);
     println!(
-        "\n== SSTable summary: {ENTRIES} entries, 64 KiB chunks, {LOOKUPS} random lookups, median of {ROUNDS} interleaved rotating rounds; writes in wall-clock time (create to finish, fsync included), lookups and scans in thread CPU time"
+        "\n== SSTable summary: {ENTRIES} entries, 64 KiB chunks, {LOOKUPS} random lookups, median of {ROUNDS} interleaved rotating rounds; writes and scans (read-ahead on a second thread) in wall-clock time (writes from create to finish, fsync included), lookups and one-thread scans in thread CPU time"
     );
     println!(
         "load average (1, 5, 15 min) before: {load_before}; after: {}",
         load_average()
     );
     println!(
-        "{:<20} {:>10} {:>7} {:>12} {:>7} {:>12} {:>7} {:>10} {:>7}",
+        "{:<20} {:>10} {:>7} {:>12} {:>7} {:>12} {:>7} {:>10} {:>7} {:>10} {:>7}",
         "codec",
         "write MB/s",
         "ratio",
@@ -285,12 +298,14 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
         "warm get/s",
         "ratio",
         "scan MB/s",
+        "ratio",
+        "1-thr scan",
         "ratio"
     );
     for ((name, ..), f) in codecs.iter().zip(&all) {
         let v = m(f);
         println!(
-            "{:<20} {:>10.0} {:>7.2} {:>12.0} {:>7.2} {:>12.0} {:>7.2} {:>10.0} {:>7.2}",
+            "{:<20} {:>10.0} {:>7.2} {:>12.0} {:>7.2} {:>12.0} {:>7.2} {:>10.0} {:>7.2} {:>10.0} {:>7.2}",
             name,
             v[0],
             v[0] / base[0],
@@ -300,6 +315,8 @@ fn summary(dir: &Path, keys: Arc<dyn KeyProvider>, data: &[(Vec<u8>, Entry)]) {
             v[2] / base[2],
             v[3],
             v[3] / base[3],
+            v[4],
+            v[4] / base[4],
         );
     }
     println!(

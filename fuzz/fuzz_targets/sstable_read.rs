@@ -1,5 +1,6 @@
-//! The SSTable reader on arbitrary bytes: open, point lookups, a range scan and verify. Any
-//! panic, or an allocation past the RSS limit, is a bug.
+//! The SSTable reader on arbitrary bytes: open, point lookups, scans (with and without
+//! read-ahead, which must agree) and verify. Any panic, or an allocation past the RSS limit,
+//! is a bug.
 //!
 //! Checksums would stop almost every mutation at the door, so each input is also tried with
 //! the CRC of every chunk frame recomputed (walking the frames from the header on), and the
@@ -15,7 +16,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use crypta_keys::{Key, KeyError, KeyId, KeyProvider, KeySpec};
-use crypta_sstable::{ChunkCache, Sstable};
+use crypta_sstable::{ChunkCache, Entry, Scan, Sstable};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "fixed_key.rs"]
@@ -69,10 +70,15 @@ fn exercise(data: Vec<u8>) {
         panic!("opened without a cache but not with one");
     };
     let m = t.metadata().clone();
-    let mut probes: Vec<Vec<u8>> = [m.min_key.clone(), m.max_key.clone(), Some(b"key-0000000100".to_vec()), Some(Vec::new())]
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut probes: Vec<Vec<u8>> = [
+        m.min_key.clone(),
+        m.max_key.clone(),
+        Some(b"key-0000000100".to_vec()),
+        Some(Vec::new()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     // Keys the table holds (up to a few hundred), and keys just after them.
     for item in t.iter().take(300) {
         let Ok((k, _)) = item else { break };
@@ -90,6 +96,23 @@ fn exercise(data: Vec<u8>) {
             _ => panic!("partial and whole reads disagree: {whole:?} / {part:?}"),
         }
     }
+    // Scans with read-ahead (a thread decoding the chunks ahead, from the third chunk on) and
+    // without give the same entries and fail at the same entry with the same error.
+    let scan = |s: Scan| -> Vec<Result<(Vec<u8>, Entry), String>> {
+        s.take(10_000)
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        scan(t.iter()),
+        scan(t.iter().read_ahead(false)),
+        "read-ahead changes a cached scan"
+    );
+    assert_eq!(
+        scan(cold.iter()),
+        scan(cold.iter().read_ahead(false)),
+        "read-ahead changes a scan"
+    );
     let lo = m.min_key.unwrap_or_default();
     for item in t.range(Bound::Excluded(&lo), Bound::Unbounded).take(10_000) {
         if item.is_err() {

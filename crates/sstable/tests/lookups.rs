@@ -194,17 +194,11 @@ fn corrupt_data_frames_fail_cold_lookups_as_whole_reads_do() {
         let bytes = std::fs::read(&path).unwrap();
         let t = Sstable::open(&path, keys.clone(), None).unwrap();
         let offsets = t.chunk_offsets().to_vec();
-        let data_end = t
-            .layout()
-            .iter()
-            .find(|(c, _, _)| *c == Component::Data)
-            .map(|(_, o, l)| o + l)
-            .unwrap();
+        let frames = frames(&t);
         // Positions: every byte of each frame's header, and of its payload's first, middle
         // and last 48 bytes (the first and last cipher blocks, the padding) and its CRC.
         let mut positions = Vec::new();
-        for (i, &start) in offsets.iter().enumerate() {
-            let end = offsets.get(i + 1).copied().unwrap_or(data_end);
+        for &(start, end) in &frames {
             let mid = start + (end - start) / 2;
             positions.extend(start..(start + 100).min(end));
             positions.extend(mid..(mid + 48).min(end));
@@ -241,8 +235,7 @@ fn corrupt_data_frames_fail_cold_lookups_as_whole_reads_do() {
             let mut b = bytes.clone();
             b[pos as usize] ^= 0x10;
             let i = offsets.iter().rposition(|&o| o <= pos).unwrap();
-            let start = offsets[i] as usize;
-            let end = offsets.get(i + 1).map_or(data_end, |&o| o) as usize;
+            let (start, end) = (frames[i].0 as usize, frames[i].1 as usize);
             // A flip that breaks the header's lengths leaves no frame to reseal.
             let max = opts.chunk_length();
             let _ = crypta_compression::hazmat::reseal_frame(&mut b[start..end], max);

@@ -15,7 +15,9 @@
 //!
 //! Either way a read checks the checksums of the payload segments it uses first. Other
 //! tables, and scans without a cache, load whole chunks (through the cache if there is one,
-//! which lookups fill and scans only read).
+//! which lookups fill and scans only read). From its third chunk on, a scan takes its chunks
+//! from a read-ahead thread when one is free ([`readahead`]), which reads them as the scan
+//! would have.
 #![deny(clippy::indexing_slicing)]
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use crypta_compression::CheckedFrame;
 
 use super::Inner;
+use super::readahead::{self, ReadAhead};
 use crate::cache::Chunk;
 use crate::entry::{ENTRY_HEADER_LEN, EntryHeader};
 use crate::{Component, Entry, SstableError};
@@ -46,6 +49,17 @@ pub(crate) struct Cursor {
     segments: Option<usize>,
     segment: Option<(u64, Chunk)>,
     checked: Option<(u64, CheckedFrame, (u64, u64))>,
+    /// For scans: whether read-ahead may start (see [`readahead`]), the running one, the
+    /// chunks entered so far and the last one.
+    may_read_ahead: bool,
+    ahead: Option<ReadAhead>,
+    /// The error that ended the read-ahead thread's decoding of the chunk held, after the
+    /// part of it held.
+    ahead_error: Option<SstableError>,
+    ahead_ended: bool,
+    ahead_used: bool,
+    entered: u32,
+    last_entered: Option<u64>,
 }
 
 /// A decoded part of a checked chunk.
@@ -72,7 +86,34 @@ impl Cursor {
             window: None,
             segment: None,
             checked: None,
+            may_read_ahead: false,
+            ahead: None,
+            ahead_error: None,
+            ahead_ended: false,
+            ahead_used: false,
+            entered: 0,
+            last_entered: None,
         }
+    }
+
+    /// For a scan: lets a read-ahead thread decode the chunks ahead once the scan has entered
+    /// its third chunk (see [`readahead`]).
+    pub(crate) fn allow_read_ahead(&mut self, allow: bool) {
+        self.may_read_ahead = allow;
+        if !allow {
+            self.ahead = None;
+        }
+    }
+
+    /// Ends read-ahead for good (the scan is over), joining the thread.
+    pub(crate) fn end_read_ahead(&mut self) {
+        self.ahead = None;
+        self.ahead_ended = true;
+    }
+
+    /// Whether a read-ahead thread has decoded chunks for this cursor.
+    pub(crate) fn read_ahead_started(&self) -> bool {
+        self.ahead_used
     }
 
     /// For a lookup: it will read up to stream position `end` (a hint; reads may go on).
@@ -119,21 +160,69 @@ impl Cursor {
         if self.partial {
             return self.available_window();
         }
-        if let Some(seg_len) = self.segments {
-            return self.available_segment(seg_len);
-        }
         let chunk_length = self.table.manifest().chunk_length as u64;
         let i = self.pos / chunk_length;
-        if self.chunk.as_ref().is_none_or(|(ci, _)| *ci != i) {
+        let off = (self.pos % chunk_length) as usize;
+        if self.may_read_ahead && self.chunk_from_read_ahead(i, off)? {
+            // `self.chunk` holds chunk `i`.
+        } else if let Some(seg_len) = self.segments {
+            return self.available_segment(seg_len);
+        } else if self.chunk.as_ref().is_none_or(|(ci, _)| *ci != i) {
             let reuse = self.chunk.take().map(|(_, c)| c);
             let c = self.table.chunk(i, self.fill_cache, reuse)?;
             self.chunk = Some((i, c));
         }
-        let off = (self.pos % chunk_length) as usize;
         match &self.chunk {
             Some((_, c)) => Ok(c.get(off..).unwrap_or_default()),
             None => Ok(&[]),
         }
+    }
+
+    /// Whether chunk `i` came from the read-ahead thread into `self.chunk`: counts the chunks
+    /// entered, starts the thread after [`readahead::START_AFTER`] of them if a slot is free,
+    /// and takes the chunk from it. Returns the thread's error for the chunk once the position
+    /// is past the part of it that decoded.
+    fn chunk_from_read_ahead(&mut self, i: u64, off: usize) -> Result<bool, SstableError> {
+        if self.last_entered != Some(i) {
+            self.last_entered = Some(i);
+            self.entered = self.entered.saturating_add(1);
+            if self.ahead.is_none() && !self.ahead_ended && self.entered > readahead::START_AFTER {
+                self.ahead = ReadAhead::start(self.table.clone(), i);
+            }
+            let Some(ahead) = &mut self.ahead else {
+                return Ok(false);
+            };
+            match ahead.take(i) {
+                Some(a) => {
+                    self.ahead_used = true;
+                    self.chunk = Some((i, a.chunk));
+                    self.ahead_error = a.error;
+                    if self.ahead_error.is_some() {
+                        self.ahead = None;
+                        self.ahead_ended = true;
+                    }
+                }
+                None => {
+                    // The thread ended before chunk `i` (after an error in a chunk the scan
+                    // skipped): read on without it.
+                    self.ahead = None;
+                    self.ahead_ended = true;
+                    return Ok(false);
+                }
+            }
+        }
+        let held = match &self.chunk {
+            Some((c, chunk)) if *c == i && (self.ahead.is_some() || self.ahead_error.is_some()) => {
+                chunk.len()
+            }
+            _ => return Ok(false),
+        };
+        if off >= held
+            && let Some(e) = self.ahead_error.take()
+        {
+            return Err(e);
+        }
+        Ok(true)
     }
 
     /// The rest of the window holding the position, decoding a new one if needed: from the

@@ -5,6 +5,7 @@
 mod cursor;
 mod mmap;
 mod open;
+mod readahead;
 mod scan;
 
 use std::ops::Bound;
@@ -423,6 +424,11 @@ impl Inner {
             c.insert(self.file_id, cache::whole(i), chunk.clone());
         }
         Ok(chunk)
+    }
+
+    /// The number of data chunks.
+    pub(crate) fn chunk_count(&self) -> u64 {
+        crate::format::chunk_count(self.manifest.data_len, self.manifest.chunk_length)
     }
 
     /// The file range of data chunk `i`'s frame.

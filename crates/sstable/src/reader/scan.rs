@@ -44,13 +44,31 @@ impl Scan {
             | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
             _ => false,
         };
+        let mut cursor = Cursor::new(table, from, false);
+        cursor.allow_read_ahead(true);
         Scan {
-            cursor: Cursor::new(table, from, false),
+            cursor,
             start: start.map(<[u8]>::to_vec),
             end: end.map(<[u8]>::to_vec),
             prev: None,
             done: empty,
         }
+    }
+
+    /// With `false`, the scan decodes every chunk on the calling thread; with `true` (the
+    /// default), once it has entered its third chunk a read-ahead thread decodes the chunks
+    /// ahead while it parses the current one, if one of the process's read-ahead slots (one
+    /// per core) is free. The entries and the errors are the same either way, but for where
+    /// within a chunk an error shows: read-ahead decodes and checks chunks whole, so a damaged
+    /// segment fails the scan when it enters the chunk.
+    pub fn read_ahead(mut self, on: bool) -> Scan {
+        self.cursor.allow_read_ahead(on);
+        self
+    }
+
+    /// Whether a read-ahead thread has decoded chunks for this scan.
+    pub fn read_ahead_started(&self) -> bool {
+        self.cursor.read_ahead_started()
     }
 
     /// The next entry with its position in the entry stream, without looking at the bounds.
@@ -121,10 +139,12 @@ impl Iterator for Scan {
             Ok(Some(e)) => Some(Ok(e)),
             Ok(None) => {
                 self.done = true;
+                self.cursor.end_read_ahead();
                 None
             }
             Err(e) => {
                 self.done = true;
+                self.cursor.end_read_ahead();
                 Some(Err(e))
             }
         }

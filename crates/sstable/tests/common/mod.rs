@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crypta_compression::CompressionOptions;
 use crypta_keys::{Algorithm, KeyProvider, LocalKeyProvider};
-use crypta_sstable::{Entry, Sstable, SstableInfo, SstableWriter, WriterOptions};
+use crypta_sstable::{Component, Entry, Sstable, SstableInfo, SstableWriter, WriterOptions};
 
 /// Options from a class name, an optional cipher and strength, and a chunk length.
 pub fn options(class: &str, cipher: Option<(&str, u32)>, chunk_kb: u32) -> CompressionOptions {
@@ -149,4 +149,17 @@ pub fn check_n(t: &Sstable, n: u64) {
 /// `dir/name`.
 pub fn at(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// The file range `(start, end)` of each data frame of `t`, in chunk order.
+pub fn frames(t: &Sstable) -> Vec<(u64, u64)> {
+    let offsets = t.chunk_offsets();
+    let data_end = t
+        .layout()
+        .iter()
+        .find(|(c, _, _)| *c == Component::Data)
+        .map(|(_, at, len)| at + len)
+        .unwrap();
+    let ends = offsets.iter().skip(1).copied().chain([data_end]);
+    offsets.iter().copied().zip(ends).collect()
 }
