@@ -44,6 +44,8 @@ pub(crate) fn rewrite(inner: &Inner, t: &Arc<Table>, inputs: &[Arc<LiveSstable>]
         },
     )?;
     // Newest first, as the read path orders them (the merge picks winners by timestamp).
+    // Without read-ahead threads: a rewrite runs in the background beside the writer's
+    // encoder threads, and the process's read-ahead slots are left to the scans of clients.
     let sources: Vec<Source<'_>> = inputs
         .iter()
         .rev()
@@ -51,6 +53,7 @@ pub(crate) fn rewrite(inner: &Inner, t: &Arc<Table>, inputs: &[Arc<LiveSstable>]
             Box::new(
                 s.reader
                     .range(Bound::Unbounded, Bound::Unbounded)
+                    .read_ahead(false)
                     .map(|r| r.map_err(Error::from)),
             ) as Source<'_>
         })

@@ -426,11 +426,6 @@ impl Inner {
         Ok(chunk)
     }
 
-    /// The number of data chunks.
-    pub(crate) fn chunk_count(&self) -> u64 {
-        crate::format::chunk_count(self.manifest.data_len, self.manifest.chunk_length)
-    }
-
     /// The file range of data chunk `i`'s frame.
     fn chunk_slot(&self, i: u64) -> Result<(u64, u64), SstableError> {
         let idx = usize::try_from(i).unwrap_or(usize::MAX);

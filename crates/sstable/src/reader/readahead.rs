@@ -79,7 +79,7 @@ impl ReadAhead {
     /// the thread cannot be started.
     pub(crate) fn start(table: Arc<Inner>, from: u64) -> Option<ReadAhead> {
         let slot = Slot::take()?;
-        let count = table.chunk_count();
+        let count = table.chunks();
         let (tx, rx) = sync_channel(QUEUED);
         let thread = std::thread::Builder::new()
             .name("crypta-readahead".into())
