@@ -4,9 +4,9 @@
     reason = "tests fail loudly on errors"
 )]
 
-//! Scans with read-ahead (a thread decoding the chunks ahead) give the same entries, and fail
-//! at the same entry with the same error, as scans decoding on their own thread, for every
-//! kind of codec, with and without a cache.
+//! Scans with read-ahead (a thread decoding the chunks ahead, in compressed tables) give the
+//! same entries, and fail at the same entry with the same error, as scans decoding on their
+//! own thread, for every kind of compressed table, with and without a cache.
 
 mod common;
 
@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use common::*;
 use crypta_compression::CompressionOptions;
-use crypta_sstable::{ChunkCache, Entry, Scan, Sstable};
+use crypta_keys::LocalKeyProvider;
+use crypta_sstable::{ChunkCache, Entry, Scan, Sstable, SstableWriter, WriterOptions};
 
 type Rows = Vec<(Vec<u8>, Entry)>;
 
@@ -46,19 +47,11 @@ fn with_read_ahead(make: impl Fn() -> Scan) -> (Rows, Option<String>) {
     panic!("no read-ahead slot came free in 10 seconds");
 }
 
-/// Codecs of every kind, in chunks of 16 KiB (four 4 KiB segments).
+/// Compressed tables of every kind (the ones that read ahead), in chunks of 16 KiB (four 4
+/// KiB segments).
 fn codecs() -> Vec<(&'static str, CompressionOptions)> {
     vec![
-        ("plaintext", plain(16)),
-        (
-            "AES ECB",
-            options("Encryptor", Some(("AES/ECB/PKCS5Padding", 128)), 16),
-        ),
-        ("AES CBC", aes_cbc(16)),
-        (
-            "AES GCM",
-            options("Encryptor", Some(("AES/GCM/NoPadding", 128)), 16),
-        ),
+        ("Deflate", options("DeflateCompressor", None, 16)),
         (
             "Deflate + AES CBC",
             options(
@@ -67,8 +60,51 @@ fn codecs() -> Vec<(&'static str, CompressionOptions)> {
                 16,
             ),
         ),
+        (
+            "Deflate + AES GCM",
+            options(
+                "EncryptingDeflateCompressor",
+                Some(("AES/GCM/NoPadding", 128)),
+                16,
+            ),
+        ),
         ("LZ4", options("LZ4Compressor", None, 16)),
+        (
+            "LZ4 + AES ECB",
+            options(
+                "EncryptingLZ4Compressor",
+                Some(("AES/ECB/PKCS5Padding", 128)),
+                16,
+            ),
+        ),
     ]
+}
+
+#[test]
+fn uncompressed_tables_do_not_read_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = provider(dir.path());
+    let uncompressed = [
+        ("plaintext", plain(4)),
+        (
+            "AES ECB",
+            options("Encryptor", Some(("AES/ECB/PKCS5Padding", 128)), 4),
+        ),
+        ("AES CBC", aes_cbc(4)),
+        (
+            "AES GCM",
+            options("Encryptor", Some(("AES/GCM/NoPadding", 128)), 4),
+        ),
+    ];
+    for (name, opts) in uncompressed {
+        let path = at(&dir, &format!("{}.db", name.replace(' ', "-")));
+        write_n(&path, &opts, keys.clone(), 3000);
+        let t = common::open(&path, keys.clone());
+        assert!(t.chunk_offsets().len() > 20, "{name}");
+        let mut scan = t.iter();
+        assert_eq!(scan.by_ref().count(), 3000, "{name}");
+        assert!(!scan.read_ahead_started(), "{name}");
+    }
 }
 
 fn bounds(t: &Sstable) -> Vec<Box<dyn Fn() -> Scan + '_>> {
@@ -127,14 +163,43 @@ fn damage(path: &Path, t: &Sstable, chunk: usize) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Writes `n` entries whose values are random bytes (incompressible: a compressed chunk spans
+/// several checksummed payload segments), returning them.
+fn write_random(
+    path: &Path,
+    opts: &CompressionOptions,
+    keys: Arc<LocalKeyProvider>,
+    n: u64,
+) -> Rows {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rows = Vec::new();
+    let mut w = SstableWriter::create(path, opts, keys, WriterOptions::default()).unwrap();
+    for i in 0..n {
+        let value: Vec<u8> = (0..150)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let e = Entry::value(value, i as i64);
+        w.add(&key(i), &e).unwrap();
+        rows.push((key(i), e));
+    }
+    w.finish().unwrap();
+    rows
+}
+
 #[test]
 fn a_damaged_chunk_fails_the_scan_at_the_same_entry_with_or_without_read_ahead() {
     let dir = tempfile::tempdir().unwrap();
     let keys = provider(dir.path());
     for (name, opts) in codecs() {
         let path = at(&dir, &format!("{}.db", name.replace(' ', "-")));
-        write_n(&path, &opts, keys.clone(), 6000);
+        let rows = write_random(&path, &opts, keys.clone(), 3000);
         damage(&path, &common::open(&path, keys.clone()), 9);
+        let per_chunk = rows.len() / common::open(&path, keys.clone()).chunk_offsets().len();
         for cached in [false, true] {
             let cache = cached.then(|| Arc::new(ChunkCache::new(1 << 20)));
             let t = Sstable::open(&path, keys.clone(), cache).unwrap();
@@ -143,8 +208,20 @@ fn a_damaged_chunk_fails_the_scan_at_the_same_entry_with_or_without_read_ahead()
                 .1
                 .as_deref()
                 .unwrap_or_else(|| panic!("{name}: no error"));
-            assert!(error.contains("data"), "{name}: {error}");
-            assert!(alone.0.len() > 100, "{name}: the chunks before are read");
+            assert!(error.contains("data frame"), "{name}: {error}");
+            assert_eq!(
+                alone.0,
+                rows[..alone.0.len()],
+                "{name}: the entries before are right"
+            );
+            // Through a cache a scan reads segment by segment: the entries of the chunk's
+            // sound segments come before the error.
+            let in_chunk = alone.0.len() - 9 * per_chunk;
+            assert_eq!(
+                cached,
+                in_chunk > per_chunk / 3,
+                "{name}: {in_chunk} entries of chunk 9"
+            );
             assert_eq!(
                 with_read_ahead(|| t.iter()),
                 alone,

@@ -27,7 +27,12 @@ fn read_ahead_threads_are_bounded_by_the_cores_and_end_with_their_scans() {
     let dir = tempfile::tempdir().unwrap();
     let keys = provider(dir.path());
     let path = at(&dir, "t.db");
-    write_n(&path, &aes_cbc(4), keys.clone(), 20_000);
+    write_n(
+        &path,
+        &options("DeflateCompressor", None, 4),
+        keys.clone(),
+        20_000,
+    );
     let t = open(&path, keys);
     let per_chunk = 20_000 / t.chunk_offsets().len();
     assert_eq!(read_ahead_threads(), 0);

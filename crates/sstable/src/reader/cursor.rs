@@ -97,9 +97,9 @@ impl Cursor {
     }
 
     /// For a scan: lets a read-ahead thread decode the chunks ahead once the scan has entered
-    /// its third chunk (see [`readahead`]).
+    /// its third chunk, in a table whose chunks are compressed (see [`readahead`]).
     pub(crate) fn allow_read_ahead(&mut self, allow: bool) {
-        self.may_read_ahead = allow;
+        self.may_read_ahead = allow && self.table.read_ahead();
         if !allow {
             self.ahead = None;
         }
@@ -195,7 +195,9 @@ impl Cursor {
             match ahead.take(i) {
                 Some(a) => {
                     self.ahead_used = true;
-                    self.chunk = Some((i, a.chunk));
+                    if let Some((_, spent)) = self.chunk.replace((i, a.chunk)) {
+                        ahead.recycle(spent);
+                    }
                     self.ahead_error = a.error;
                     if self.ahead_error.is_some() {
                         self.ahead = None;

@@ -68,6 +68,9 @@ pub(crate) struct Inner {
     /// Whether the codec lets a lookup decrypt only the blocks it reads (plaintext, ECB or
     /// CBC; compressed only from format 3 on).
     partial_reads: bool,
+    /// Whether long scans read ahead (see `readahead`): in tables whose chunks are
+    /// compressed, where decoding a chunk costs more than handing it to another core.
+    read_ahead: bool,
     /// With `partial_reads`, the size of the checksummed payload segments of the data frames
     /// (chunk frame version 2 or 3), which lookups through a cache read and cache one by one.
     segment_len: Option<usize>,
@@ -458,6 +461,11 @@ impl Inner {
     }
 
     /// Whether lookups without a cache read parts of chunks ([`Inner::check_chunk`]).
+    /// Whether long scans of this table read ahead on another thread (see `readahead`).
+    pub(crate) fn read_ahead(&self) -> bool {
+        self.read_ahead
+    }
+
     pub(crate) fn partial_reads(&self) -> bool {
         self.partial_reads && self.cache.is_none()
     }

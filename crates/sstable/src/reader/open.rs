@@ -95,6 +95,7 @@ pub(super) fn open(
     let mut t = Inner {
         decoder: ChunkDecoder::new(manifest.chunk_length),
         partial_reads,
+        read_ahead: options.class.compressor().is_some(),
         segment_len: None,
         metadata: Metadata::new(&manifest, None, len, manifest.version),
         chunk_offsets: Vec::new(),

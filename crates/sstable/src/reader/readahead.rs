@@ -1,17 +1,23 @@
-//! Read-ahead for long scans: a thread that checks and decodes the next chunks while the scan
-//! parses the current one.
+//! Read-ahead for long scans of compressed tables: a thread that checks, decrypts and inflates
+//! the next chunks while the scan parses the current one.
 //!
-//! A scan decodes every chunk it passes (checksums, decryption, inflation); on its own thread
-//! that work and the parsing of entries add up. A scan that enters its third chunk is taken to
-//! be long and, if a read-ahead slot is free, gets a thread that decodes whole chunks in order
-//! from there ([`Inner::chunk`], the same checks and errors as without read-ahead) into a
-//! queue of [`QUEUED`] chunks, so memory stays bounded by a few chunks whatever the range.
+//! A scan decodes every chunk it passes; on its own thread that work and the parsing of
+//! entries add up. In a table whose chunks are compressed (Deflate or LZ4, encrypted or not),
+//! a scan that enters its third chunk is taken to be long and, if a read-ahead slot is free,
+//! gets a thread that decodes the chunks in order from there into a queue of [`QUEUED`], so
+//! memory stays bounded by a few chunks whatever the range. Other tables do not read ahead:
+//! the scan reading a chunk that another core wrote costs about what moving the decoding off
+//! its thread saves when decoding is a checksum and AES (plaintext scans measured 7–10 %
+//! slower with read-ahead, ECB and CBC within ±5 %, GCM from 0 to 18 % faster, in runs whose
+//! noise was of that size; Deflate scans 30–38 % faster; `docs/performance.md`).
 //!
 //! - At most one read-ahead thread per core runs in the process ([`slots`]); a scan that finds
 //!   none free decodes on its own thread, as short scans always do.
-//! - Chunks come back strictly in order; an error is handed over in the place of its chunk
-//!   and ends the thread, so the scan fails where it would have failed without read-ahead
-//!   (at the chunk, if not at the segment within it).
+//! - The thread reads a chunk as the scan would have: whole, or in a table whose lookups
+//!   cache segments, segment by segment from the cache where it holds them (not filling it).
+//!   It stops at the first error and hands over what decoded before it with the error, so a
+//!   scan returns the same entries and fails at the same entry with the same error with or
+//!   without read-ahead.
 //! - Dropping the read-ahead (the scan ends, fails or is dropped) disconnects the queue and
 //!   joins the thread, which stops after the chunk it is decoding: no thread outlives a scan,
 //!   and none holds the table open after it.
@@ -19,7 +25,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use super::Inner;
@@ -69,6 +75,8 @@ pub(crate) struct Ahead {
 
 pub(crate) struct ReadAhead {
     queue: Option<Receiver<Ahead>>,
+    /// Chunks the scan is done with, for the thread to decode into again.
+    spent: SyncSender<Chunk>,
     /// The chunk the queue hands over next.
     next: u64,
     thread: Option<JoinHandle<()>>,
@@ -81,12 +89,14 @@ impl ReadAhead {
         let slot = Slot::take()?;
         let count = table.chunks();
         let (tx, rx) = sync_channel(QUEUED);
+        let (spent, spent_rx) = sync_channel::<Chunk>(QUEUED + 2);
         let thread = std::thread::Builder::new()
             .name("crypta-readahead".into())
             .spawn(move || {
                 let _slot = slot;
                 for i in from..count {
-                    let ahead = decode(&table, i);
+                    let reuse = spent_rx.try_recv().ok();
+                    let ahead = decode(&table, i, reuse);
                     let failed = ahead.error.is_some();
                     if tx.send(ahead).is_err() || failed {
                         break;
@@ -96,6 +106,7 @@ impl ReadAhead {
             .ok()?;
         Some(ReadAhead {
             queue: Some(rx),
+            spent,
             next: from,
             thread: Some(thread),
         })
@@ -115,14 +126,21 @@ impl ReadAhead {
         }
         None
     }
+
+    /// Hands back a chunk the scan is done with, for its buffer to be decoded into again
+    /// (dropped if the thread has enough of them).
+    pub(crate) fn recycle(&self, chunk: Chunk) {
+        let _ = self.spent.try_send(chunk);
+    }
 }
 
 /// Chunk `i` as a scan on its own thread would read it: whole, or segment by segment from
 /// the cache where it holds them (without filling it) in a table whose lookups cache segments,
 /// stopping at the first segment that fails.
-fn decode(table: &Inner, i: u64) -> Ahead {
+/// `reuse` is a chunk the scan is done with.
+fn decode(table: &Inner, i: u64, reuse: Option<Chunk>) -> Ahead {
     let Some(seg_len) = table.segment_reads() else {
-        return match table.chunk(i, false, None) {
+        return match table.chunk(i, false, reuse) {
             Ok(chunk) => Ahead { chunk, error: None },
             Err(e) => Ahead {
                 chunk: Chunk::default(),
@@ -137,7 +155,11 @@ fn decode(table: &Inner, i: u64) -> Ahead {
             .min(m.chunk_length as u64),
     )
     .unwrap_or(0);
-    let mut buf = Vec::with_capacity(len);
+    let mut buf = reuse
+        .and_then(|r| Arc::try_unwrap(r).ok())
+        .unwrap_or_default();
+    buf.clear();
+    buf.reserve(len);
     let mut checked = None;
     let mut error = None;
     for s in 0..len.div_ceil(seg_len.max(1)) {
