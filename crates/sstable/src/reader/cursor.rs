@@ -15,9 +15,9 @@
 //!
 //! Either way a read checks the checksums of the payload segments it uses first. Other
 //! tables, and scans without a cache, load whole chunks (through the cache if there is one,
-//! which lookups fill and scans only read). From its third chunk on, a scan takes its chunks
-//! from a read-ahead thread when one is free ([`readahead`]), which reads them as the scan
-//! would have.
+//! which lookups fill and scans only read). From its third chunk on, a scan of a compressed or
+//! GCM table takes its chunks from a read-ahead thread when one is free ([`readahead`]), which
+//! reads them as the scan would have.
 #![deny(clippy::indexing_slicing)]
 
 use std::sync::Arc;
@@ -97,7 +97,8 @@ impl Cursor {
     }
 
     /// For a scan: lets a read-ahead thread decode the chunks ahead once the scan has entered
-    /// its third chunk, in a table whose chunks are compressed (see [`readahead`]).
+    /// its third chunk, in a table whose chunks are compressed or sealed with GCM (see
+    /// [`readahead`]).
     pub(crate) fn allow_read_ahead(&mut self, allow: bool) {
         self.may_read_ahead = allow && self.table.read_ahead();
         if !allow {

@@ -69,7 +69,8 @@ pub(crate) struct Inner {
     /// CBC; compressed only from format 3 on).
     partial_reads: bool,
     /// Whether long scans read ahead (see `readahead`): in tables whose chunks are
-    /// compressed, where decoding a chunk costs more than handing it to another core.
+    /// compressed or sealed with GCM, where decoding a chunk costs more than handing it to
+    /// another core.
     read_ahead: bool,
     /// With `partial_reads`, the size of the checksummed payload segments of the data frames
     /// (chunk frame version 2 or 3), which lookups through a cache read and cache one by one.

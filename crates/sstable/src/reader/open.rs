@@ -95,7 +95,11 @@ pub(super) fn open(
     let mut t = Inner {
         decoder: ChunkDecoder::new(manifest.chunk_length),
         partial_reads,
-        read_ahead: options.class.compressor().is_some(),
+        read_ahead: options.class.compressor().is_some()
+            || options
+                .encryption
+                .as_ref()
+                .is_some_and(|e| e.transformation.mode == Mode::Gcm),
         segment_len: None,
         metadata: Metadata::new(&manifest, None, len, manifest.version),
         chunk_offsets: Vec::new(),

@@ -1,15 +1,15 @@
-//! Read-ahead for long scans of compressed tables: a thread that checks, decrypts and inflates
-//! the next chunks while the scan parses the current one.
+//! Read-ahead for long scans of compressed and GCM tables: a thread that checks, decrypts and
+//! inflates the next chunks while the scan parses the current one.
 //!
 //! A scan decodes every chunk it passes; on its own thread that work and the parsing of
-//! entries add up. In a table whose chunks are compressed (Deflate or LZ4, encrypted or not),
-//! a scan that enters its third chunk is taken to be long and, if a read-ahead slot is free,
-//! gets a thread that decodes the chunks in order from there into a queue of [`QUEUED`], so
-//! memory stays bounded by a few chunks whatever the range. Other tables do not read ahead:
-//! the scan reading a chunk that another core wrote costs about what moving the decoding off
-//! its thread saves when decoding is a checksum and AES (plaintext scans measured 7–10 %
-//! slower with read-ahead, ECB and CBC within ±5 %, GCM from 0 to 18 % faster, in runs whose
-//! noise was of that size; Deflate scans 30–38 % faster; `docs/performance.md`).
+//! entries add up. In a table whose chunks are compressed (Deflate or LZ4, encrypted or not)
+//! or sealed with GCM, a scan that enters its third chunk is taken to be long and, if a
+//! read-ahead slot is free, gets a thread that decodes the chunks in order from there into a
+//! queue of [`QUEUED`], so memory stays bounded by a few chunks whatever the range. Tables of
+//! plaintext, ECB or CBC chunks do not read ahead: the scan reading a chunk that another core
+//! wrote costs about what moving a checksum and AES-ECB or CBC decryption off its thread saves
+//! (`docs/performance.md`: plaintext scans 7–10 % slower with read-ahead, ECB within ±5 %;
+//! GCM 1–38 % faster, Deflate 30–38 %).
 //!
 //! - At most one read-ahead thread per core runs in the process ([`slots`]); a scan that finds
 //!   none free decodes on its own thread, as short scans always do.

@@ -56,10 +56,10 @@ impl Scan {
     }
 
     /// With `false`, the scan decodes every chunk on the calling thread. With `true` (the
-    /// default), in a table whose chunks are compressed, once the scan has entered its third
-    /// chunk a read-ahead thread decodes the chunks ahead while it parses the current one, if
-    /// one of the process's read-ahead slots (one per core) is free. The entries and the
-    /// errors are the same either way.
+    /// default), in a table whose chunks are compressed or sealed with GCM, once the scan has
+    /// entered its third chunk a read-ahead thread decodes the chunks ahead while it parses
+    /// the current one, if one of the process's read-ahead slots (one per core) is free. The
+    /// entries and the errors are the same either way.
     pub fn read_ahead(mut self, on: bool) -> Scan {
         self.cursor.allow_read_ahead(on);
         self
