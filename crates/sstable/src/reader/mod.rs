@@ -461,12 +461,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Whether lookups without a cache read parts of chunks ([`Inner::check_chunk`]).
     /// Whether long scans of this table read ahead on another thread (see `readahead`).
     pub(crate) fn read_ahead(&self) -> bool {
         self.read_ahead
     }
 
+    /// Whether lookups without a cache read parts of chunks ([`Inner::check_chunk`]).
     pub(crate) fn partial_reads(&self) -> bool {
         self.partial_reads && self.cache.is_none()
     }
