@@ -1,12 +1,16 @@
 //! The sampled partition index: some keys of the table with the position of their entry in
 //! the entry stream, in key order. The writer samples the first entry that starts in each
-//! data chunk and then one entry every `index_interval` bytes, so that a lookup reads from
-//! the chunk that holds its key and parses at most about `index_interval` bytes of entries.
+//! data chunk and in each `index_interval` span of it (4 KiB by default, counted from the
+//! chunk's start: the chunk's checksummed, compressed or sealed segments), so that a lookup
+//! reads from the chunk and, unless its entry runs past it, the segment that holds its key,
+//! and parses at most about `index_interval` bytes of entries. (Writers before 2026-11-29
+//! sampled one entry `index_interval` bytes after the last one, wherever segments began; the
+//! reader takes either.)
 #![deny(clippy::indexing_slicing)]
 
 use crypta_keys::wire::{Reader, WriteLe};
 
-/// Bytes of entries between sampled index entries, by default.
+/// The span of a chunk whose first entry the index samples, by default.
 pub const DEFAULT_INDEX_INTERVAL: usize = 4096;
 
 /// Appends one index entry (`u16` key length, key, `u64` position) to `out`.

@@ -39,7 +39,8 @@ pub struct WriterOptions {
     pub expected_entries: u64,
     /// Bloom filter bits per expected entry (10 gives about 1% false positives).
     pub bits_per_key: u32,
-    /// Bytes of entries between sampled index entries (besides the first entry of each chunk).
+    /// The index samples the first entry that starts in each span of this many bytes of a
+    /// chunk (and the first of each chunk).
     pub index_interval: usize,
     /// Threads that encode (compress, encrypt, frame) the data chunks while the caller adds
     /// entries; frames are written in chunk order whatever their number, so the file is the
@@ -293,12 +294,13 @@ impl SstableWriter {
         };
         let pos = data.position();
         let chunk = |p: u64| p / chunk_length;
-        let sample = match self.last_indexed {
-            None => true,
-            Some(last) => {
-                chunk(last) != chunk(pos) || pos - last >= self.opts.index_interval as u64
-            }
-        };
+        // The first entry that starts in each chunk and in each `index_interval` span of it
+        // (spans counted from the chunk's start, so that with the default interval they are
+        // the chunk's 4 KiB segments): a lookup then starts in the segment that holds its
+        // entry and reads that one segment, unless its entry runs into the next.
+        let interval = self.opts.index_interval as u64;
+        let span = |p: u64| (chunk(p), (p % chunk_length) / interval);
+        let sample = self.last_indexed.is_none_or(|last| span(last) != span(pos));
         let mut r = Ok(());
         if sample {
             self.scratch.clear();
