@@ -216,7 +216,7 @@ fn a_damaged_chunk_fails_the_scan_at_the_same_entry_with_or_without_read_ahead()
             );
             // Through a cache a scan reads segment by segment: the entries of the chunk's
             // sound segments come before the error.
-            let in_chunk = alone.0.len() - 9 * per_chunk;
+            let in_chunk = alone.0.len().saturating_sub(9 * per_chunk);
             assert_eq!(
                 cached,
                 in_chunk > per_chunk / 3,
