@@ -68,19 +68,24 @@ fn key(i: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sorted keys and values: text-like values (compressible, as rows usually are).
+/// The 100-byte value of row `i`: JSON-like text (compressible, as rows usually are).
+fn value(i: u64) -> Vec<u8> {
+    let mut value = format!(
+        "{{\"id\":{i},\"name\":\"user {i}\",\"balance\":{},\"tags\":[\"a\",\"b\"]}}",
+        i * 37 % 10_007
+    )
+    .into_bytes();
+    value.resize(100, b' ');
+    value
+}
+
+/// Sorted keys and their [`value`]s.
 fn dataset() -> Vec<(Vec<u8>, Entry)> {
     let mut v: Vec<(Vec<u8>, Entry)> = (0..ENTRIES)
         .map(|i| {
-            let value = format!(
-                "{{\"id\":{i},\"name\":\"user {i}\",\"balance\":{},\"tags\":[\"a\",\"b\"]}}",
-                i * 37 % 10_007
-            );
-            let mut value = value.into_bytes();
-            value.resize(100, b' ');
             (
                 key(i),
-                Entry::value(value, 1_700_000_000_000_000 + i as i64),
+                Entry::value(value(i), 1_700_000_000_000_000 + i as i64),
             )
         })
         .collect();
@@ -380,14 +385,9 @@ fn long_scans(dir: &Path, keys: Arc<dyn KeyProvider>) {
         )
         .unwrap();
         for i in 0..LONG_ENTRIES {
-            let mut v = format!(
-                "{{\"id\":{i},\"name\":\"user {i}\",\"balance\":{},\"tags\":[\"a\",\"b\"]}}",
-                i * 37 % 10_007
-            )
-            .into_bytes();
-            v.resize(100, b' ');
             let k = format!("user:{i:018}");
-            w.add(k.as_bytes(), &Entry::value(v, i as i64)).unwrap();
+            w.add(k.as_bytes(), &Entry::value(value(i), i as i64))
+                .unwrap();
         }
         let mb = w.finish().unwrap().metadata.data_len as f64 / 1e6;
         tables.push((Sstable::open(&path, keys.clone(), None).unwrap(), mb));

@@ -198,8 +198,10 @@ fn a_damaged_chunk_fails_the_scan_at_the_same_entry_with_or_without_read_ahead()
     for (name, opts) in codecs() {
         let path = at(&dir, &format!("{}.db", name.replace(' ', "-")));
         let rows = write_random(&path, &opts, keys.clone(), 3000);
-        damage(&path, &common::open(&path, keys.clone()), 9);
-        let per_chunk = rows.len() / common::open(&path, keys.clone()).chunk_offsets().len();
+        let sound = common::open(&path, keys.clone());
+        let per_chunk = rows.len() / sound.chunk_offsets().len();
+        damage(&path, &sound, 9);
+        drop(sound);
         for cached in [false, true] {
             let cache = cached.then(|| Arc::new(ChunkCache::new(1 << 20)));
             let t = Sstable::open(&path, keys.clone(), cache).unwrap();

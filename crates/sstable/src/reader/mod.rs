@@ -449,8 +449,7 @@ impl Inner {
     /// Fails unless data chunk `i` (whose frame is at `at`) holds `len` bytes of plaintext:
     /// the chunk length, or what is left of the stream for the last chunk.
     fn check_chunk_len(&self, i: u64, at: u64, len: usize) -> Result<(), SstableError> {
-        let chunk_length = self.manifest.chunk_length as u64;
-        let want = (self.manifest.data_len - i * chunk_length).min(chunk_length);
+        let want = self.chunk_plaintext_len(i);
         if len as u64 != want {
             return Err(self.corrupt(
                 Component::Data,
@@ -459,6 +458,15 @@ impl Inner {
             ));
         }
         Ok(())
+    }
+
+    /// The plaintext bytes of data chunk `i`: a whole chunk but for the last (0 past it).
+    pub(crate) fn chunk_plaintext_len(&self, i: u64) -> u64 {
+        let chunk_length = self.manifest.chunk_length as u64;
+        self.manifest
+            .data_len
+            .saturating_sub(i.saturating_mul(chunk_length))
+            .min(chunk_length)
     }
 
     /// Whether long scans of this table read ahead on another thread (see `readahead`).

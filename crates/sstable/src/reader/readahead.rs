@@ -148,13 +148,7 @@ fn decode(table: &Inner, i: u64, reuse: Option<Chunk>) -> Ahead {
             },
         };
     };
-    let m = table.manifest();
-    let len = usize::try_from(
-        m.data_len
-            .saturating_sub(i.saturating_mul(m.chunk_length as u64))
-            .min(m.chunk_length as u64),
-    )
-    .unwrap_or(0);
+    let len = usize::try_from(table.chunk_plaintext_len(i)).unwrap_or(0);
     let mut buf = reuse
         .and_then(|r| Arc::try_unwrap(r).ok())
         .unwrap_or_default();
