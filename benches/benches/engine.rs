@@ -1,6 +1,7 @@
 //! The engine, db_bench style: fillseq, fillrandom, readrandom and readseq over a million rows
 //! of 16-byte keys and 100-byte values, for crypta with plaintext tables, `Encryptor` AES-128
-//! (ECB and CBC), `DeflateCompressor` and `EncryptingDeflateCompressor` (AES-128 CBC), and for fjall on the same
+//! (ECB and CBC), `DeflateCompressor`, `EncryptingDeflateCompressor` and
+//! `EncryptingLZ4Compressor` (AES-128 CBC), and for fjall on the same
 //! workload in the same run. Prints the summary table and the ratios that
 //! `docs/performance.md` quotes (`-- --summary-only` stops there), then runs small criterion
 //! benches of single puts and gets.
@@ -82,6 +83,12 @@ fn all_variants() -> Vec<Variant> {
         Variant::Crypta(
             "crypta Deflate+AES-128 CBC",
             "{'class': 'EncryptingDeflateCompressor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+        ),
+        // fjall compresses the blocks of its deeper levels with LZ4: the like-for-like crypta
+        // codec for the compressed variants.
+        Variant::Crypta(
+            "crypta LZ4+AES-128 CBC",
+            "{'class': 'EncryptingLZ4Compressor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
         ),
         Variant::Fjall,
     ]
