@@ -99,9 +99,9 @@ impl<BS: ArraySize> BlockCipherEncClosure for CbcLanes<'_, '_, BS> {
 
 /// A group of lanes goes through `encrypt_par_blocks` when it fills at least 1/this of the
 /// backend's width (a parallel call costs about the same however many lanes carry data).
-/// Measured, AES-128, 64 KiB lanes: with AES-NI (width 8) 2 lanes give 1,450 MB/s in all
-/// and 8 give 3,000, against 1,100 for one chain; with VAES (width 30) a call costs what 5
-/// chains alone do (8 lanes 2,260 MB/s, 16 lanes 3,360, 30 lanes 4,000).
+/// Measured, AES-128, 64 KiB lanes, MB/s in all: one chain alone 1,100; with AES-NI (width
+/// 8) 2 lanes 1,450 and 8 lanes 3,000; with VAES (width 30) 8 lanes 2,260, 16 lanes 3,360, 30
+/// lanes 4,000, so that parallel calls pay from about 5 lanes (5 × 6 = 30).
 const PAR_MIN_FILL: usize = 6;
 
 /// Each lane alone, its chaining value in a local (a register), as single-chunk CBC runs.
