@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod cpu;
 mod demo;
 mod logging;
 mod words;
@@ -24,6 +25,11 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    let missing = cpu::missing();
+    if !missing.is_empty() {
+        cpu::report(&missing);
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     logging::init();
     let mut out = std::io::stdout().lock();
