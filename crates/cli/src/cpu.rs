@@ -16,64 +16,96 @@
 /// A feature: its name, whether this build was compiled to use it, whether this CPU has it.
 type Feature = (&'static str, bool, bool);
 
-/// Where CPUID reports a feature: leaf, register (0 `ebx`, 1 `ecx`), bit. Read from CPUID
-/// itself: `is_x86_feature_detected!` answers yes, without asking the CPU, for every feature
-/// the build enables, which is the question here.
+/// Defines, from one list of (name, CPUID leaf, register: 0 `ebx` or 1 `ecx`, bit),
+/// `features()` and, for the tests, `std_detected()`. `features()` reads CPUID itself:
+/// `is_x86_feature_detected!` answers yes, without asking the CPU, for every feature the build
+/// enables, which is the question here.
 #[cfg(target_arch = "x86_64")]
 macro_rules! x86_features {
     ($(($f:tt, $leaf:expr, $reg:expr, $bit:expr)),* $(,)?) => {
-        vec![$(($f, cfg!(target_feature = $f), cpuid_bit($leaf, $reg, $bit))),*]
+        /// The x86-64 features worth checking, with what this build and this CPU say of each.
+        fn features() -> Vec<Feature> {
+            let cpuid = Cpuid::read();
+            vec![$(($f, cfg!(target_feature = $f), cpuid.bit($leaf, $reg, $bit))),*]
+        }
+
+        /// The standard library's detection of the same features, in the same order.
+        #[cfg(test)]
+        fn std_detected() -> Vec<(&'static str, bool)> {
+            vec![$(($f, std::arch::is_x86_feature_detected!($f))),*]
+        }
     };
 }
 
-/// Whether CPUID leaf `leaf` (subleaf 0) sets `bit` of `ebx` (`reg` 0) or `ecx` (1).
+/// The CPUID leaves the features live in (subleaf 0), each read once; a leaf past the CPU's
+/// highest reads as zeros.
 #[cfg(target_arch = "x86_64")]
-fn cpuid_bit(leaf: u32, reg: u8, bit: u32) -> bool {
-    use std::arch::x86_64::__cpuid_count;
-    let top = if leaf >= 0x8000_0000 {
-        __cpuid_count(0x8000_0000, 0).eax
-    } else {
-        __cpuid_count(0, 0).eax
-    };
-    if leaf > top {
-        return false;
+struct Cpuid {
+    leaf1: [u32; 2],
+    leaf7: [u32; 2],
+    ext1: [u32; 2],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Cpuid {
+    fn read() -> Self {
+        use std::arch::x86_64::__cpuid_count;
+        let max = __cpuid_count(0, 0).eax;
+        let max_ext = __cpuid_count(0x8000_0000, 0).eax;
+        let regs = |leaf: u32, top: u32| {
+            if leaf > top {
+                return [0, 0];
+            }
+            let r = __cpuid_count(leaf, 0);
+            [r.ebx, r.ecx]
+        };
+        Cpuid {
+            leaf1: regs(1, max),
+            leaf7: regs(7, max),
+            ext1: regs(0x8000_0001, max_ext),
+        }
     }
-    let r = __cpuid_count(leaf, 0);
-    let word = if reg == 0 { r.ebx } else { r.ecx };
-    word >> bit & 1 == 1
+
+    /// Whether `leaf` sets `bit` of `ebx` (`reg` 0) or `ecx` (1).
+    fn bit(&self, leaf: u32, reg: usize, bit: u32) -> bool {
+        let regs = match leaf {
+            1 => self.leaf1,
+            7 => self.leaf7,
+            _ => self.ext1,
+        };
+        regs.get(reg).is_some_and(|w| w >> bit & 1 == 1)
+    }
 }
 
-/// The x86-64 features worth checking: those `target-cpu=native` enables on the CPUs crypta
-/// runs on, beyond the x86-64 baseline, with their CPUID bits (Intel SDM vol. 2A, CPUID).
+// Beyond the x86-64 baseline, what `target-cpu=native` enables on the CPUs crypta runs on,
+// with their CPUID bits (Intel SDM vol. 2A, CPUID).
 #[cfg(target_arch = "x86_64")]
-fn features() -> Vec<Feature> {
-    x86_features![
-        ("sse3", 1, 1, 0),
-        ("pclmulqdq", 1, 1, 1),
-        ("ssse3", 1, 1, 9),
-        ("fma", 1, 1, 12),
-        ("sse4.1", 1, 1, 19),
-        ("sse4.2", 1, 1, 20),
-        ("movbe", 1, 1, 22),
-        ("popcnt", 1, 1, 23),
-        ("aes", 1, 1, 25),
-        ("avx", 1, 1, 28),
-        ("f16c", 1, 1, 29),
-        ("bmi1", 7, 0, 3),
-        ("avx2", 7, 0, 5),
-        ("bmi2", 7, 0, 8),
-        ("avx512f", 7, 0, 16),
-        ("avx512dq", 7, 0, 17),
-        ("adx", 7, 0, 19),
-        ("sha", 7, 0, 29),
-        ("avx512bw", 7, 0, 30),
-        ("avx512vl", 7, 0, 31),
-        ("gfni", 7, 1, 8),
-        ("vaes", 7, 1, 9),
-        ("vpclmulqdq", 7, 1, 10),
-        ("lzcnt", 0x8000_0001, 1, 5),
-    ]
-}
+x86_features![
+    ("sse3", 1, 1, 0),
+    ("pclmulqdq", 1, 1, 1),
+    ("ssse3", 1, 1, 9),
+    ("fma", 1, 1, 12),
+    ("sse4.1", 1, 1, 19),
+    ("sse4.2", 1, 1, 20),
+    ("movbe", 1, 1, 22),
+    ("popcnt", 1, 1, 23),
+    ("aes", 1, 1, 25),
+    ("avx", 1, 1, 28),
+    ("f16c", 1, 1, 29),
+    ("bmi1", 7, 0, 3),
+    ("avx2", 7, 0, 5),
+    ("bmi2", 7, 0, 8),
+    ("avx512f", 7, 0, 16),
+    ("avx512dq", 7, 0, 17),
+    ("adx", 7, 0, 19),
+    ("sha", 7, 0, 29),
+    ("avx512bw", 7, 0, 30),
+    ("avx512vl", 7, 0, 31),
+    ("gfni", 7, 1, 8),
+    ("vaes", 7, 1, 9),
+    ("vpclmulqdq", 7, 1, 10),
+    ("lzcnt", 0x8000_0001, 1, 5),
+];
 
 #[cfg(not(target_arch = "x86_64"))]
 fn features() -> Vec<Feature> {
@@ -142,36 +174,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn cpuid_bits_agree_with_std_detect() {
-        macro_rules! std_says {
-            ($($f:tt),*) => { vec![$(($f, std::arch::is_x86_feature_detected!($f))),*] };
-        }
-        let std = std_says![
-            "sse3",
-            "pclmulqdq",
-            "ssse3",
-            "fma",
-            "sse4.1",
-            "sse4.2",
-            "movbe",
-            "popcnt",
-            "aes",
-            "avx",
-            "f16c",
-            "bmi1",
-            "avx2",
-            "bmi2",
-            "avx512f",
-            "avx512dq",
-            "adx",
-            "sha",
-            "avx512bw",
-            "avx512vl",
-            "gfni",
-            "vaes",
-            "vpclmulqdq",
-            "lzcnt"
-        ];
         let ours: Vec<(&str, bool)> = features().iter().map(|(n, _, p)| (*n, *p)).collect();
-        assert_eq!(ours, std);
+        assert_eq!(ours, std_detected());
     }
 }
