@@ -18,10 +18,10 @@ use cipher::{
 
 use super::DecryptFailure;
 
-type Blk<BS> = Array<u8, BS>;
+pub(super) type Blk<BS> = Array<u8, BS>;
 
 #[inline(always)]
-fn xor_in_place<BS: ArraySize>(a: &mut Blk<BS>, b: &Blk<BS>) {
+pub(super) fn xor_in_place<BS: ArraySize>(a: &mut Blk<BS>, b: &Blk<BS>) {
     for (x, y) in a.iter_mut().zip(b.iter()) {
         *x ^= y;
     }

@@ -24,9 +24,8 @@ use cipher::{
     BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, ParBlocks,
 };
 
+use super::modes::{Blk, xor_in_place};
 use super::{BlockKey, DecryptFailure, iv_block};
-
-type Blk<BS> = Array<u8, BS>;
 
 /// One CBC chain: its IV, and whole blocks encrypted in place.
 pub(crate) struct Lane<'a> {
@@ -70,13 +69,6 @@ struct CbcLanes<'a, 'b, BS: ArraySize> {
 
 impl<BS: ArraySize> BlockSizeUser for CbcLanes<'_, '_, BS> {
     type BlockSize = BS;
-}
-
-#[inline(always)]
-fn xor_in_place<BS: ArraySize>(a: &mut Blk<BS>, b: &Blk<BS>) {
-    for (x, y) in a.iter_mut().zip(b.iter()) {
-        *x ^= y;
-    }
 }
 
 impl<BS: ArraySize> BlockCipherEncClosure for CbcLanes<'_, '_, BS> {
