@@ -28,16 +28,59 @@ pub trait LogStorage: Send + Sync + Debug {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OsStorage;
 
+/// Bytes appended between two requests to start writing back (see [`OsFile`]).
+const WRITEBACK_EVERY: u64 = 1 << 20;
+
+/// A log file on the real file system. Every [`WRITEBACK_EVERY`] bytes appended it asks the
+/// kernel to start writing them to disk (`posix_fadvise(POSIX_FADV_DONTNEED)`, which on Linux
+/// starts writeback of the range's dirty pages without waiting, as `sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE` does), so that the next fsync finds most of the data already
+/// written instead of starting all of it (RocksDB's `wal_bytes_per_sync`). A hint: its
+/// failure changes nothing, the fsync still makes everything durable.
 #[derive(Debug)]
-struct OsFile(File);
+struct OsFile {
+    file: File,
+    /// Bytes in the file, and how far writeback was asked for.
+    len: u64,
+    hinted: u64,
+}
+
+impl OsFile {
+    fn new(file: File, len: u64) -> Self {
+        OsFile {
+            file,
+            len,
+            hinted: len,
+        }
+    }
+}
 
 impl LogFile for OsFile {
     fn append(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.write_all(buf)
+        self.file.write_all(buf)?;
+        self.len += buf.len() as u64;
+        if let Some((from, len)) = writeback_range(self.hinted, self.len) {
+            // A hint: whether the kernel takes it changes nothing the log promises.
+            let _ = rustix::fs::fadvise(&self.file, from, Some(len), rustix::fs::Advice::DontNeed);
+            self.hinted = from + len.get();
+        }
+        Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
-        self.0.sync_data()
+        self.file.sync_data()
     }
+}
+
+/// The range to ask writeback for, when [`WRITEBACK_EVERY`] bytes have been appended since
+/// `hinted`: up to the last whole page of the `len` bytes, since the page the next append
+/// continues would be written again.
+fn writeback_range(hinted: u64, len: u64) -> Option<(u64, std::num::NonZeroU64)> {
+    const PAGE: u64 = 4096;
+    let end = len & !(PAGE - 1);
+    if end.saturating_sub(hinted) < WRITEBACK_EVERY {
+        return None;
+    }
+    std::num::NonZeroU64::new(end - hinted).map(|n| (hinted, n))
 }
 
 impl LogStorage for OsStorage {
@@ -48,14 +91,14 @@ impl LogStorage for OsStorage {
             .create_new(true)
             .mode(0o600)
             .open(path)?;
-        Ok(Box::new(OsFile(f)))
+        Ok(Box::new(OsFile::new(f, 0)))
     }
 
     fn reopen_truncated(&self, path: &Path, len: u64) -> io::Result<Box<dyn LogFile>> {
         let mut f = OpenOptions::new().write(true).open(path)?;
         f.set_len(len)?;
         f.seek(SeekFrom::Start(len))?;
-        Ok(Box::new(OsFile(f)))
+        Ok(Box::new(OsFile::new(f, len)))
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
@@ -82,5 +125,53 @@ pub fn remove_log_file(path: &Path) -> Result<(), crate::CommitLogError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(crate::CommitLogError::io(path, "deleting")(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writeback_is_asked_for_whole_pages_every_mebibyte() {
+        let mib = WRITEBACK_EVERY;
+        assert_eq!(writeback_range(0, mib - 1), None);
+        // 1 MiB and 100 bytes appended: the whole pages, the partial one left for later.
+        let (from, len) = writeback_range(0, mib + 100).expect("due");
+        assert_eq!((from, len.get()), (0, mib));
+        // Counted from where the last request ended, not from the file's length.
+        assert_eq!(writeback_range(mib, 2 * mib + 4095 - 4096), None);
+        let (from, len) = writeback_range(mib, 2 * mib + 4095).expect("due");
+        assert_eq!((from, len.get()), (mib, mib));
+        // A reopened file starts unaligned: the first request starts there.
+        let (from, len) = writeback_range(10, mib + 4096).expect("due");
+        assert_eq!((from, len.get()), (10, mib + 4086));
+    }
+
+    #[test]
+    fn appends_survive_writeback_requests() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f");
+        let mut f = OsStorage.create(&path).expect("create");
+        let mut want = Vec::new();
+        for i in 0..300u32 {
+            let block: Vec<u8> = (0..10_007u32).map(|j| (i ^ j) as u8).collect();
+            f.append(&block).expect("append");
+            want.extend_from_slice(&block);
+        }
+        f.sync().expect("sync");
+        drop(f);
+        assert_eq!(std::fs::read(&path).expect("read"), want);
+        // Reopened at a length that is no multiple of a page, it appends at its end.
+        let cut = want.len() as u64 - 5_000;
+        let mut f = OsStorage.reopen_truncated(&path, cut).expect("reopen");
+        want.truncate(cut as usize);
+        for _ in 0..200 {
+            f.append(&[7u8; 9_999]).expect("append");
+            want.extend_from_slice(&[7u8; 9_999]);
+        }
+        f.sync().expect("sync");
+        drop(f);
+        assert_eq!(std::fs::read(&path).expect("read"), want);
     }
 }
