@@ -320,6 +320,30 @@ fn chaining_overlap(t: Option<Transformation>) -> usize {
     }
 }
 
+thread_local! {
+    /// The last key id [`key_id`] made on this thread: the frames a reader reads one after
+    /// another name the same key, and cloning it costs no allocation.
+    static LAST_KEY_ID: std::cell::RefCell<Option<KeyId>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The key id in `bytes`, if valid (as [`KeyId::new`] checks): the last one made on this
+/// thread if `bytes` spell it.
+fn key_id(bytes: &[u8]) -> Option<KeyId> {
+    LAST_KEY_ID.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some(id) = last.as_ref()
+            && id.as_str().as_bytes() == bytes
+        {
+            return Some(id.clone());
+        }
+        let id = std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| KeyId::new(s).ok())?;
+        *last = Some(id.clone());
+        Some(id)
+    })
+}
+
 /// Parses a frame's header from the start of `buf` (which may hold more frames after it),
 /// checking every field and that `buf` holds the whole frame. Does not check the CRC.
 ///
@@ -391,12 +415,9 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
     let key_id = match (key_bytes.is_empty(), transformation.is_some()) {
         (true, false) => None,
         (false, true) => Some(
-            std::str::from_utf8(key_bytes)
-                .ok()
-                .and_then(|s| KeyId::new(s).ok())
-                .ok_or_else(|| CompressionError::Malformed {
-                    reason: "key id at offset 13 is not a printable ASCII id".into(),
-                })?,
+            key_id(key_bytes).ok_or_else(|| CompressionError::Malformed {
+                reason: "key id at offset 13 is not a printable ASCII id".into(),
+            })?,
         ),
         (true, true) => {
             return Err(CompressionError::Malformed {

@@ -52,5 +52,5 @@ pub use options::{
     CodecClass, CompressionOptions, Compressor, DEFAULT_CHUNK_LENGTH_KB, EncryptionOptions,
     KeyProviderChoice,
 };
-pub use range::CheckedFrame;
+pub use range::{CheckedFrame, FrameMemo};
 pub use transformation::{Mode, Padding, Transformation, VALID_TRANSFORMATIONS};

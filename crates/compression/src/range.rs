@@ -34,6 +34,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crypta_keys::KeyProvider;
 
@@ -76,6 +77,40 @@ enum Kind {
     Whole(Vec<u8>),
 }
 
+/// What [`ChunkDecoder::check_frame_memo`] remembers of one frame: 8 bytes, the header
+/// checksum of an ECB or CBC frame whose padding was checked and the body length it gave.
+#[derive(Default)]
+pub struct FrameMemo(AtomicU64);
+
+impl fmt::Debug for FrameMemo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let held = self.0.load(Ordering::Relaxed) & MEMO_HELD != 0;
+        f.debug_struct("FrameMemo").field("held", &held).finish()
+    }
+}
+
+/// Bit 63: held; bits 32 to 62: the body length; bits 0 to 31: the header checksum.
+const MEMO_HELD: u64 = 1 << 63;
+
+impl FrameMemo {
+    /// The body length remembered for a frame with header checksum `crc`, if any.
+    fn body_len(&self, crc: [u8; 4]) -> Option<usize> {
+        let v = self.0.load(Ordering::Relaxed);
+        let same = v & MEMO_HELD != 0 && (v as u32) == u32::from_le_bytes(crc);
+        same.then_some(((v & !MEMO_HELD) >> 32) as usize)
+    }
+
+    fn remember(&self, crc: [u8; 4], body_len: usize) {
+        // Bodies are at most a few MiB (the decoder's bound); a longer one is not kept.
+        if let Ok(len) = u32::try_from(body_len)
+            && len < 1 << 31
+        {
+            let v = MEMO_HELD | u64::from(len) << 32 | u64::from(u32::from_le_bytes(crc));
+            self.0.store(v, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The prepared key of an ECB, CBC or GCM frame, for reads that decrypt some of its blocks
 /// or open some of its sealed segments.
 struct Cipher {
@@ -112,6 +147,25 @@ impl ChunkDecoder {
         &self,
         buf: &[u8],
         keys: Option<&dyn KeyProvider>,
+    ) -> Result<CheckedFrame, CompressionError> {
+        self.check_frame_memo(buf, keys, None)
+    }
+
+    /// As [`ChunkDecoder::check_frame`], for a reader that checks the same frame again and
+    /// again (an SSTable's lookups without a cache): `memo`, kept for this frame, remembers
+    /// the body length the padding of an ECB or CBC frame gave, with the header checksum it
+    /// was checked under. While the frame's header checksum is the one remembered (checked
+    /// against the header first, as always), later checks take the length from the memo
+    /// instead of checking the last segment's CRC and decrypting the last block again. Every
+    /// other check runs each time; a read of the last segment still checks its CRC. The key
+    /// is still fetched by id from `keys` every time, so a key destroyed meanwhile fails the
+    /// check. (The key's bytes under an id cannot change: ids name one key for good, a local
+    /// key file's are random 128-bit, a KMIP server's unique identifiers are immutable.)
+    pub fn check_frame_memo(
+        &self,
+        buf: &[u8],
+        keys: Option<&dyn KeyProvider>,
+        memo: Option<&FrameMemo>,
     ) -> Result<CheckedFrame, CompressionError> {
         let header = parse_header(buf, self.max_plaintext)?;
         check_header(buf, &header)?;
@@ -168,7 +222,16 @@ impl ChunkDecoder {
                                 key_id: id.clone(),
                                 reason: "GCM payload length that no sealed segments give",
                             })?,
-                        None => cipher.check_padding(buf, &header, id, &mut checked)?,
+                        None => match memo.and_then(|m| m.body_len(crc)) {
+                            Some(len) => len,
+                            None => {
+                                let len = cipher.check_padding(buf, &header, id, &mut checked)?;
+                                if let Some(m) = memo {
+                                    m.remember(crc, len);
+                                }
+                                len
+                            }
+                        },
                     };
                 (Some(cipher), body_len)
             }

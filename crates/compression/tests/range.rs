@@ -328,6 +328,75 @@ fn reads_check_only_the_segments_they_use() {
     }
 }
 
+/// `check_frame_memo`: a frame checked once is checked again without its padding, while its
+/// header checksum is the one remembered; everything else is checked each time.
+#[test]
+fn a_memo_skips_only_the_padding_check_of_the_same_frame() {
+    let (_dir, keys) = key_file();
+    let keys: &dyn KeyProvider = &keys;
+    let max = 16384;
+    for o in codecs() {
+        let key = o.key_spec().map(|s| keys.current_key(&s).unwrap());
+        let dec = ChunkDecoder::new(max);
+        let (plain, frame) = encoded(&o, key.as_ref(), 14000, 9);
+        let padded = o
+            .encryption
+            .as_ref()
+            .is_some_and(|e| e.transformation.mode != Mode::Gcm);
+        let memo = crypta_compression::FrameMemo::default();
+        let mut c = dec
+            .check_frame_memo(&frame, Some(keys), Some(&memo))
+            .unwrap();
+        let mut out = Vec::new();
+        c.read(&frame, 0..plain.len(), &mut out).unwrap();
+        assert_eq!(out, plain, "{o:?}");
+        // The segment holding the padding, altered with the header (and its checksums)
+        // left as they were: a check without the memo fails on it; with the memo the check
+        // passes, reads that do not use that segment succeed and reads that do fail.
+        let mut f = frame.clone();
+        let last = f.len() - 1;
+        f[last] ^= 1;
+        assert_eq!(dec.check_frame(&f, Some(keys)).is_err(), padded, "{o:?}");
+        let again = dec.check_frame_memo(&f, Some(keys), Some(&memo));
+        if !padded {
+            // Nothing is remembered of other frames: the memo changes nothing.
+            assert_eq!(
+                again.is_ok(),
+                dec.check_frame(&f, Some(keys)).is_ok(),
+                "{o:?}"
+            );
+            continue;
+        }
+        let h = parse_header(&frame, max).unwrap();
+        let mut c = again.unwrap_or_else(|e| panic!("{o:?}: {e}"));
+        if h.compressor.is_none() {
+            let mut out = Vec::new();
+            c.read(&f, 0..4096, &mut out).unwrap();
+            assert_eq!(out, plain[..4096], "{o:?}");
+        }
+        assert!(
+            c.read(&f, 0..plain.len(), &mut Vec::new()).is_err(),
+            "{o:?}"
+        );
+        assert!(
+            dec.decode(&f, Some(keys), &mut Vec::new()).is_err(),
+            "{o:?}"
+        );
+        // Another frame (other bytes, so another header checksum) is checked whole, even
+        // with the memo of the first one: its padding, destroyed, fails the check.
+        let (_, mut other) = encoded(&o, key.as_ref(), 14000, 10);
+        assert!(other != frame, "{o:?}");
+        let last = other.len() - 1;
+        other[last] ^= 1;
+        reseal(&mut other, max);
+        assert!(
+            dec.check_frame_memo(&other, Some(keys), Some(&memo))
+                .is_err(),
+            "{o:?}"
+        );
+    }
+}
+
 /// A compressed chunk of four 4 KiB segments whose payload spans three 4 KiB payload
 /// segments, with a byte flipped in payload segment 1: the read of each plaintext segment
 /// fails exactly when the cipher blocks of its compressed bytes (its bytes, unencrypted) lie

@@ -11,9 +11,10 @@ pub const MAX_KEY_ID_LEN: usize = 255;
 /// A key's id: an opaque string, as KMIP unique identifiers are.
 ///
 /// Non-empty, at most [`MAX_KEY_ID_LEN`] bytes, printable ASCII without spaces, so that it can
-/// be framed in files, printed in errors and typed on a command line.
+/// be framed in files, printed in errors and typed on a command line. Cloning one does not
+/// copy the string (readers clone the id of every chunk they read).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(String);
+pub struct KeyId(std::sync::Arc<str>);
 
 impl KeyId {
     /// Validates and wraps `id`.
@@ -23,7 +24,7 @@ impl KeyId {
             && id.len() <= MAX_KEY_ID_LEN
             && id.bytes().all(|b| b.is_ascii_graphic());
         if ok {
-            Ok(KeyId(id))
+            Ok(KeyId(id.into()))
         } else {
             Err(KeyError::InvalidKeyId {
                 len: id.len(),

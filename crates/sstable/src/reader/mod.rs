@@ -12,7 +12,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crypta_compression::{CheckedFrame, ChunkDecoder, CompressionError, parse_header};
+use crypta_compression::{CheckedFrame, ChunkDecoder, CompressionError, FrameMemo, parse_header};
 use crypta_keys::{KeyId, KeyProvider};
 
 pub use scan::Scan;
@@ -78,6 +78,10 @@ pub(crate) struct Inner {
     metadata: Metadata,
     /// Absolute offset of each data frame, then the end of the data section.
     chunk_offsets: Vec<u64>,
+    /// For an encrypted table read in parts: what checking each data frame established that
+    /// the next check of it may reuse (its padding, see
+    /// `crypta_compression::ChunkDecoder::check_frame_memo`), 8 bytes a chunk.
+    frame_memos: Box<[FrameMemo]>,
     index: Index,
     bloom: Bloom,
 }
@@ -498,9 +502,12 @@ impl Inner {
     pub(crate) fn check_chunk(&self, i: u64) -> Result<(CheckedFrame, u64, u64), SstableError> {
         let (at, end) = self.chunk_slot(i)?;
         let frame = self.frame_at(Component::Data, at, end)?;
+        let memo = usize::try_from(i)
+            .ok()
+            .and_then(|i| self.frame_memos.get(i));
         let checked = self
             .decoder
-            .check_frame(frame, Some(&*self.keys))
+            .check_frame_memo(frame, Some(&*self.keys), memo)
             .map_err(|source| self.chunk_error(Component::Data, at, source))?;
         self.check_frame_len(Component::Data, at, end, checked.frame_len() as u64)?;
         self.check_chunk_len(i, at, checked.plaintext_len())?;

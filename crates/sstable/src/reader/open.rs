@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crypta_compression::{ChunkDecoder, CompressionOptions, Mode};
+use crypta_compression::{ChunkDecoder, CompressionOptions, FrameMemo, Mode};
 use crypta_keys::KeyProvider;
 use crypta_keys::wire::Reader;
 
@@ -103,6 +103,7 @@ pub(super) fn open(
         segment_len: None,
         metadata: Metadata::new(&manifest, None, len, manifest.version),
         chunk_offsets: Vec::new(),
+        frame_memos: Box::default(),
         index: Index::default(),
         bloom: Bloom::from_parts(Vec::new(), 0),
         file_id: next_file_id(),
@@ -114,6 +115,10 @@ pub(super) fn open(
         cache,
     };
     t.chunk_offsets = chunk_offsets(&t)?;
+    if t.encrypted && t.partial_reads {
+        let chunks = t.chunk_offsets.len().saturating_sub(1);
+        t.frame_memos = (0..chunks).map(|_| FrameMemo::default()).collect();
+    }
     t.segment_len = first_segment_len(&t);
     let m = &t.manifest;
     let index_stream = read_stream(&t, Component::Index, m.index, m.index_len)?;
