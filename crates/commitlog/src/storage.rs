@@ -35,8 +35,10 @@ const WRITEBACK_EVERY: u64 = 1 << 20;
 /// kernel to start writing them to disk (`posix_fadvise(POSIX_FADV_DONTNEED)`, which on Linux
 /// starts writeback of the range's dirty pages without waiting, as `sync_file_range` with
 /// `SYNC_FILE_RANGE_WRITE` does), so that the next fsync finds most of the data already
-/// written instead of starting all of it (RocksDB's `wal_bytes_per_sync`). A hint: its
-/// failure changes nothing, the fsync still makes everything durable.
+/// written instead of starting all of it (RocksDB's `wal_bytes_per_sync`). It also drops the
+/// range's pages that are already clean from the page cache, which suits files read back only
+/// at replay or hint dispatch. A hint: its failure changes nothing, the fsync still makes
+/// everything durable.
 #[derive(Debug)]
 struct OsFile {
     file: File,
@@ -60,8 +62,7 @@ impl LogFile for OsFile {
         self.file.write_all(buf)?;
         self.len += buf.len() as u64;
         if let Some((from, len)) = writeback_range(self.hinted, self.len) {
-            // A hint: whether the kernel takes it changes nothing the log promises.
-            let _ = rustix::fs::fadvise(&self.file, from, Some(len), rustix::fs::Advice::DontNeed);
+            start_writeback(&self.file, from, len);
             self.hinted = from + len.get();
         }
         Ok(())
@@ -70,6 +71,17 @@ impl LogFile for OsFile {
         self.file.sync_data()
     }
 }
+
+/// Asks the kernel to start writing bytes `from .. from + len` of `file` back. A hint:
+/// whether the kernel takes it changes nothing the log promises.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn start_writeback(file: &File, from: u64, len: std::num::NonZeroU64) {
+    let _ = rustix::fs::fadvise(file, from, Some(len), rustix::fs::Advice::DontNeed);
+}
+
+/// Elsewhere the fsync does all of it.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn start_writeback(_file: &File, _from: u64, _len: std::num::NonZeroU64) {}
 
 /// The range to ask writeback for, when [`WRITEBACK_EVERY`] bytes have been appended since
 /// `hinted`: up to the last whole page of the `len` bytes, since the page the next append
