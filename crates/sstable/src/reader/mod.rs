@@ -78,9 +78,9 @@ pub(crate) struct Inner {
     metadata: Metadata,
     /// Absolute offset of each data frame, then the end of the data section.
     chunk_offsets: Vec<u64>,
-    /// For an encrypted table read in parts: what checking each data frame established that
+    /// For an ECB or CBC table read in parts: what checking each data frame established that
     /// the next check of it may reuse (its padding, see
-    /// `crypta_compression::ChunkDecoder::check_frame_memo`), 8 bytes a chunk.
+    /// `crypta_compression::ChunkDecoder::check_frame_memo`), 8 bytes a chunk; empty otherwise.
     frame_memos: Box<[FrameMemo]>,
     index: Index,
     bloom: Bloom,

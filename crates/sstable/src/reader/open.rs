@@ -86,20 +86,15 @@ pub(super) fn open(
     // where the format allows it: every codec since format 3; before it, no compression and
     // no GCM, whose chunks were one compressed stream or one GCM message (see
     // `Inner::check_chunk`).
-    let partial_reads = manifest.version >= 3
-        || (options.class.compressor().is_none()
-            && options
-                .encryption
-                .as_ref()
-                .is_none_or(|e| e.transformation.mode != Mode::Gcm));
+    let gcm = options
+        .encryption
+        .as_ref()
+        .is_some_and(|e| e.transformation.mode == Mode::Gcm);
+    let partial_reads = manifest.version >= 3 || (options.class.compressor().is_none() && !gcm);
     let mut t = Inner {
         decoder: ChunkDecoder::new(manifest.chunk_length),
         partial_reads,
-        read_ahead: options.class.compressor().is_some()
-            || options
-                .encryption
-                .as_ref()
-                .is_some_and(|e| e.transformation.mode == Mode::Gcm),
+        read_ahead: options.class.compressor().is_some() || gcm,
         segment_len: None,
         metadata: Metadata::new(&manifest, None, len, manifest.version),
         chunk_offsets: Vec::new(),
@@ -115,7 +110,8 @@ pub(super) fn open(
         cache,
     };
     t.chunk_offsets = chunk_offsets(&t)?;
-    if t.encrypted && t.partial_reads {
+    // Only ECB and CBC frames have a padding to remember.
+    if t.encrypted && !gcm && t.partial_reads {
         let chunks = t.chunk_offsets.len().saturating_sub(1);
         t.frame_memos = (0..chunks).map(|_| FrameMemo::default()).collect();
     }
