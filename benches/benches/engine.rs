@@ -382,12 +382,20 @@ fn round(vs: &[Variant], order: &[usize], data: &Data) -> Vec<[f64; 5]> {
     }
 
     // readrandom with 64 MiB caches: the first half of the probes warms them (untimed),
-    // then the timed pass of all of them.
+    // then timed passes of all of them, every variant in turn, READ_PASSES times (one pass
+    // of about a second moved by a third from round to round on this machine).
     let half = &data.probes[..data.probes.len() / 2];
     for &i in order {
         if let Some((_, s)) = &stores[i] {
             readrandom(vs[i], s, data, half);
-            out[i][2] = readrandom(vs[i], s, data, &data.probes);
+        }
+    }
+    let mut random: Vec<Vec<f64>> = vs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..READ_PASSES {
+        for &i in order {
+            if let Some((_, s)) = &stores[i] {
+                random[i].push(readrandom(vs[i], s, data, &data.probes));
+            }
         }
     }
     // readseq: full scans, every variant in turn, READ_PASSES times.
@@ -424,6 +432,7 @@ fn round(vs: &[Variant], order: &[usize], data: &Data) -> Vec<[f64; 5]> {
             s.close();
             drop(dir);
         }
+        out[i][2] = median(&random[i]);
         out[i][3] = median(&seq[i]);
         out[i][4] = median(&cached[i]);
     }

@@ -344,6 +344,16 @@ impl CheckedFrame {
         }
     }
 
+    /// The alignment at which [`CheckedFrame::read_over`] decrypts straight into its buffer:
+    /// the cipher's block size in an uncompressed ECB or CBC frame, 1 otherwise (where it
+    /// makes no difference). GCM frames are read a sealed segment at a time.
+    pub fn read_alignment(&self) -> usize {
+        match &self.kind {
+            Kind::Blocks(cipher) if cipher.frame_key.is_none() => cipher.block,
+            _ => 1,
+        }
+    }
+
     /// Appends plaintext bytes `range` of the chunk to `out`, first checking the checksums of
     /// the payload segments it needs (each once in the life of this `CheckedFrame`). `frame`
     /// must hold the bytes the frame was checked from (at its start). A range outside the
@@ -354,25 +364,11 @@ impl CheckedFrame {
         range: Range<usize>,
         out: &mut Vec<u8>,
     ) -> Result<(), CompressionError> {
-        let h = &self.header;
-        if range.start > range.end || range.end > h.plaintext_len {
-            return Err(CompressionError::Malformed {
-                reason: format!(
-                    "read of bytes {}..{} of a chunk of {} bytes",
-                    range.start, range.end, h.plaintext_len
-                ),
-            });
-        }
-        if frame.len() < h.frame_len()
-            || frame.get(self.crc_at..self.crc_at + 4) != Some(self.crc.as_slice())
-        {
-            return Err(CompressionError::Malformed {
-                reason: "read from other bytes than the frame checked".into(),
-            });
-        }
+        self.check_read(frame, &range)?;
         if range.is_empty() {
             return Ok(());
         }
+        let h = &self.header;
         match &self.kind {
             Kind::Whole(plain) => {
                 out.extend_from_slice(plain.get(range).ok_or_else(truncated)?);
@@ -403,6 +399,54 @@ impl CheckedFrame {
                 }
                 result?;
             }
+        }
+        Ok(())
+    }
+
+    /// As [`CheckedFrame::read`], but `buf` ends up holding bytes `range` alone, and its
+    /// current bytes (a buffer reused from an earlier read) are written over rather than
+    /// zeroed first: in an uncompressed ECB or CBC frame, a range that starts at a multiple of
+    /// [`CheckedFrame::read_alignment`] is decrypted straight into `buf`. On error `buf` is
+    /// empty.
+    pub fn read_over(
+        &mut self,
+        frame: &[u8],
+        range: Range<usize>,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        let result = match &self.kind {
+            Kind::Blocks(cipher) => self.check_read(frame, &range).and_then(|()| {
+                cipher.read_over(frame, &self.header, range, &mut self.checked, buf)
+            }),
+            _ => {
+                buf.clear();
+                self.read(frame, range, buf)
+            }
+        };
+        if result.is_err() {
+            buf.clear();
+        }
+        result
+    }
+
+    /// Fails unless `range` lies in the plaintext and `frame` looks like the bytes this frame
+    /// was checked from (their length and stored CRC).
+    fn check_read(&self, frame: &[u8], range: &Range<usize>) -> Result<(), CompressionError> {
+        let h = &self.header;
+        if range.start > range.end || range.end > h.plaintext_len {
+            return Err(CompressionError::Malformed {
+                reason: format!(
+                    "read of bytes {}..{} of a chunk of {} bytes",
+                    range.start, range.end, h.plaintext_len
+                ),
+            });
+        }
+        if frame.len() < h.frame_len()
+            || frame.get(self.crc_at..self.crc_at + 4) != Some(self.crc.as_slice())
+        {
+            return Err(CompressionError::Malformed {
+                reason: "read from other bytes than the frame checked".into(),
+            });
         }
         Ok(())
     }
@@ -491,6 +535,42 @@ impl Cipher {
         out.truncate(start + n);
         Ok(())
     }
+
+    /// [`Cipher::read`] into `buf`, replacing its bytes: from a block boundary of an ECB or
+    /// CBC frame, the covering blocks are decrypted over `buf`'s current bytes (`resize`
+    /// zeroes only what it adds), then `buf` is cut to the range; otherwise `buf` is emptied
+    /// and the range appended.
+    fn read_over(
+        &self,
+        frame: &[u8],
+        h: &FrameHeader,
+        range: Range<usize>,
+        checked: &mut Vec<u64>,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        let block = self.block;
+        let first = range.start;
+        let end = range.end.div_ceil(block) * block;
+        if self.frame_key.is_some() || !first.is_multiple_of(block) || first >= end {
+            buf.clear();
+            return self.read(frame, h, range, checked, buf);
+        }
+        let parts = ChunkDecoder::frame_parts(frame, h)?;
+        check_segments(frame, h, first..end, checked)?;
+        let (Some(ciphertext), Some(prev)) = (
+            parts.payload.get(first..end),
+            previous_block(&parts, first, block),
+        ) else {
+            return Err(truncated());
+        };
+        buf.resize(ciphertext.len(), 0);
+        if let Err(e) = decrypt_blocks(&self.key, self.mode, prev, ciphertext, buf) {
+            let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
+            return Err(e.into_error(key_id));
+        }
+        buf.truncate(range.end - range.start);
+        Ok(())
+    }
 }
 
 /// Appends bytes `range` of the body (the payload, decrypted if `cipher` is given) to `out`,
@@ -544,7 +624,10 @@ fn open_segments(
             if lo > hi {
                 return Err(truncated());
             }
-            out.copy_within(at + lo..at + hi, at);
+            // A window that starts at the segment (a lookup's, always) keeps it in place.
+            if lo > 0 {
+                out.copy_within(at + lo..at + hi, at);
+            }
             out.truncate(at + hi - lo);
             Ok(())
         });
@@ -588,7 +671,9 @@ fn read_segments(
         // Keep the part of this segment in `range`.
         let lo = range.start.max(seg_start) - seg_start;
         let hi = range.end.min(seg_start + seg_len) - seg_start;
-        out.copy_within(at + lo..at + hi, at);
+        if lo > 0 {
+            out.copy_within(at + lo..at + hi, at);
+        }
         out.truncate(at + hi - lo);
     }
     Ok(())

@@ -140,6 +140,17 @@ fn every_range_reads_what_a_whole_decode_gives() {
             );
             let segments = checked.header().compressed_segments();
             let compressed = checked.header().compressor.is_some();
+            // Uncompressed ECB and CBC chunks decrypt straight into a buffer from any block
+            // edge.
+            let block = o
+                .encryption
+                .as_ref()
+                .map_or(1, |e| e.transformation.algorithm.block_size());
+            assert_eq!(
+                checked.read_alignment(),
+                if compressed || gcm(&o) { 1 } else { block },
+                "{o:?} len {len}"
+            );
             assert_eq!(segments, compressed.then_some(12), "{o:?} len {len}");
             if o.class.compressor().is_some() && len >= 4096 {
                 assert!(compressed, "{o:?}: a chunk of {len} bytes compresses");
@@ -151,6 +162,10 @@ fn every_range_reads_what_a_whole_decode_gives() {
                     checked.read(&frame, a..b, &mut out).unwrap();
                     assert_eq!(&out[..6], b"prefix");
                     assert_eq!(&out[6..], &plain[a..b], "{o:?} len {len} range {a}..{b}");
+                    // Over a buffer holding an earlier read's bytes, longer or shorter.
+                    let mut over = vec![0xEE; (a * 7 + b) % 5000];
+                    checked.read_over(&frame, a..b, &mut over).unwrap();
+                    assert_eq!(over, &plain[a..b], "{o:?} len {len} over {a}..{b}");
                 }
             }
             // Outside the chunk, or reversed: an error, nothing appended.
@@ -164,6 +179,9 @@ fn every_range_reads_what_a_whole_decode_gives() {
                 let mut out = Vec::new();
                 assert!(checked.read(&frame, r.clone(), &mut out).is_err(), "{r:?}");
                 assert!(out.is_empty());
+                let mut over = vec![0xEE; 64];
+                assert!(checked.read_over(&frame, r.clone(), &mut over).is_err());
+                assert!(over.is_empty(), "{r:?}: a failed read leaves nothing");
             }
             // Other bytes than the checked frame.
             let mut other = frame.clone();

@@ -11,13 +11,20 @@
 //! kept up to date. (It replaced an exact LRU whose ordered map of use stamps, refiled on
 //! eviction, took 3.5 % of the time of an engine random-read workload.) File ids come from a
 //! process-wide counter at each open, so a cache entry can never be served for another file
-//! (or for a file replaced under the same name).
+//! (or for a file replaced under the same name). A few buffers of evicted entries that no
+//! reader holds any more are kept per shard for the next misses to decode into
+//! ([`ChunkCache::lookup`]): a miss then neither allocates nor zeroes a buffer, an eviction
+//! frees none.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 const SHARDS: usize = 16;
+
+/// Evicted buffers a shard keeps for the next miss to decode into, at most (and at most a
+/// sixteenth of its capacity in bytes).
+const SPARES: usize = 4;
 
 /// A decoded chunk: the plaintext of one data chunk (or of one segment of it).
 pub(crate) type Chunk = Arc<Vec<u8>>;
@@ -55,6 +62,10 @@ struct Shard {
     free: Vec<usize>,
     hand: usize,
     bytes: usize,
+    /// Buffers of evicted entries that no reader held any more, for misses to reuse (see
+    /// [`ChunkCache::lookup`]); not counted in `bytes`.
+    spares: Vec<Vec<u8>>,
+    spare_bytes: usize,
 }
 
 struct Slot {
@@ -66,11 +77,23 @@ struct Slot {
 }
 
 impl Shard {
+    /// Keeps `data`'s buffer for reuse if no reader holds it and there is room among the
+    /// spares (`max_bytes` of them at most); drops it otherwise.
+    fn keep_spare(&mut self, data: Chunk, max_bytes: usize) {
+        if self.spares.len() < SPARES
+            && let Ok(buf) = Arc::try_unwrap(data)
+            && self.spare_bytes + buf.capacity() <= max_bytes
+        {
+            self.spare_bytes += buf.capacity();
+            self.spares.push(buf);
+        }
+    }
+
     /// Evicts the entry under the hand's next clear reference bit, clearing the bits it
-    /// passes. Returns false if the shard holds nothing.
-    fn evict_one(&mut self) -> bool {
+    /// passes, and returns its data. `None` if the shard holds nothing.
+    fn evict_one(&mut self) -> Option<Chunk> {
         if self.map.is_empty() {
-            return false;
+            return None;
         }
         // Every occupied slot is visited at most twice (once to clear its bit), so this
         // ends; the bound is a guard.
@@ -91,14 +114,15 @@ impl Shard {
                 continue;
             }
             let key = slot.key;
-            if let Some(data) = slot.data.take() {
+            let data = slot.data.take();
+            if let Some(data) = &data {
                 self.bytes -= data.capacity().max(1);
             }
             self.map.remove(&key);
             self.free.push(at);
-            return true;
+            return data;
         }
-        false
+        None
     }
 }
 
@@ -187,6 +211,20 @@ impl ChunkCache {
     }
 
     pub(crate) fn get(&self, file: u64, chunk: u64) -> Option<Chunk> {
+        self.lookup(file, chunk, None).ok()
+    }
+
+    /// The entry of (`file`, `chunk`), or on a miss, if `spare_for` is given, a buffer of an
+    /// evicted entry with at least that capacity for the caller to decode into (its old
+    /// bytes still in it: the caller writes over them), taken from the shard the entry will
+    /// go to, whose next eviction gives one back. Reusing buffers spares a miss the
+    /// allocation, an eviction the free, and a decryption the zeroing of a fresh buffer.
+    pub(crate) fn lookup(
+        &self,
+        file: u64,
+        chunk: u64,
+        spare_for: Option<usize>,
+    ) -> Result<Chunk, Option<Vec<u8>>> {
         let key = (file, chunk);
         let mut shard = self.shard(key);
         let shard = &mut *shard;
@@ -197,13 +235,18 @@ impl ChunkCache {
             }),
             None => None,
         };
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        if let Some(found) = found {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let spare = spare_for.and_then(|len| {
+            let at = shard.spares.iter().position(|b| b.capacity() >= len)?;
+            let buf = shard.spares.swap_remove(at);
+            shard.spare_bytes -= buf.capacity();
+            Some(buf)
+        });
+        Err(spare)
     }
 
     pub(crate) fn insert(&self, file: u64, chunk: u64, data: Chunk) {
@@ -224,8 +267,9 @@ impl ChunkCache {
             return;
         }
         while shard.bytes + size > self.shard_capacity {
-            if !shard.evict_one() {
-                break;
+            match shard.evict_one() {
+                Some(old) => shard.keep_spare(old, self.shard_capacity / 16),
+                None => break,
             }
         }
         let slot = Slot {
@@ -376,6 +420,62 @@ mod tests {
         cache.remove_file(2);
         assert_eq!(cache.stats().chunks, 0);
         assert_eq!(cache.stats().bytes, 0);
+    }
+
+    #[test]
+    fn misses_reuse_the_buffers_of_evicted_entries_no_reader_holds() {
+        // Shards of 16 entries of 1000 bytes; spares up to 1000 bytes (a sixteenth).
+        let cache = ChunkCache::new(SHARDS * 16_000);
+        let keys: Vec<u64> = (0u64..)
+            .filter(|&c| shard_index((1, c)) == 0)
+            .take(40)
+            .collect();
+        let new = || Arc::new(vec![7u8; 1000]);
+        // Nothing evicted yet: a miss gets no buffer.
+        assert_eq!(cache.lookup(1, keys[0], Some(1000)).err(), Some(None));
+        // A reader holds the first entry (as one that got it from the cache and still reads
+        // it): its eviction cannot give its buffer away.
+        let held = new();
+        cache.insert(1, keys[0], held.clone());
+        for &k in &keys[1..16] {
+            cache.insert(1, k, new());
+        }
+        cache.insert(1, keys[16], new());
+        assert!(cache.get(1, keys[0]).is_none(), "evicted");
+        assert_eq!(cache.lookup(1, keys[30], Some(1000)).err(), Some(None));
+        // An entry no reader holds: its buffer goes to the next miss that fits in it, once.
+        cache.insert(1, keys[17], new());
+        assert!(
+            cache
+                .lookup(1, keys[30], Some(1001))
+                .err()
+                .unwrap()
+                .is_none(),
+            "too small"
+        );
+        let spare = cache
+            .lookup(1, keys[30], Some(1000))
+            .err()
+            .unwrap()
+            .unwrap();
+        assert!(spare.capacity() >= 1000);
+        assert_eq!(cache.lookup(1, keys[30], Some(1000)).err(), Some(None));
+        // Hits are served as ever, and spares are outside the byte count.
+        assert!(cache.lookup(1, keys[17], Some(1000)).is_ok());
+        let s = cache.stats();
+        assert_eq!((s.chunks, s.bytes), (16, 16_000));
+        // A spare bound of a sixteenth of the shard: one such buffer, not two.
+        cache.insert(1, keys[18], new());
+        cache.insert(1, keys[19], new());
+        assert!(
+            cache
+                .lookup(1, keys[30], Some(1000))
+                .err()
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(cache.lookup(1, keys[30], Some(1000)).err(), Some(None));
+        drop(held);
     }
 
     #[test]

@@ -70,7 +70,24 @@ struct Window {
     slot: (u64, u64),
     /// The stream position of `buf`'s first byte.
     start: u64,
+    /// The window's bytes once `held` (before, bytes of an earlier window, written over by
+    /// the next read rather than zeroed first).
     buf: Vec<u8>,
+    held: bool,
+}
+
+thread_local! {
+    /// A window buffer left by the thread's last cursor, for its next one: a lookup without a
+    /// cache then neither allocates one nor zeroes it before decrypting into it.
+    static WINDOW_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        if let Some(w) = self.window.take() {
+            WINDOW_BUF.set(w.buf);
+        }
+    }
 }
 
 impl Cursor {
@@ -235,7 +252,10 @@ impl Cursor {
         let i = self.pos / chunk_length;
         let chunk_start = i * chunk_length;
         if self.window.as_ref().is_none_or(|w| w.chunk != i) {
-            let buf = self.window.take().map(|w| w.buf).unwrap_or_default();
+            let buf = match self.window.take() {
+                Some(w) => w.buf,
+                None => WINDOW_BUF.take(),
+            };
             let (frame, at, end) = self.table.check_chunk(i)?;
             self.window = Some(Window {
                 chunk: i,
@@ -243,16 +263,14 @@ impl Cursor {
                 slot: (at, end),
                 start: self.pos,
                 buf,
+                held: false,
             });
-            if let Some(w) = &mut self.window {
-                w.buf.clear();
-            }
         }
         let Some(w) = &mut self.window else {
             return Ok(&[]);
         };
         let held = w.start..w.start + w.buf.len() as u64;
-        if !held.contains(&self.pos) {
+        if !w.held || !held.contains(&self.pos) {
             let chunk_len = w.frame.plaintext_len() as u64;
             let mut from = self.pos - chunk_start;
             let mut to = self.pos.saturating_add(WINDOW);
@@ -273,15 +291,20 @@ impl Cursor {
                     (from, to) = (seg_start, seg_end);
                 }
             }
-            w.buf.clear();
+            // From the cipher block that holds the position: the blocks are decrypted into
+            // the window's buffer in place, over its last window's bytes.
+            let align = w.frame.read_alignment() as u64;
+            from = from / align * align;
             w.start = chunk_start + from;
             let range = usize::try_from(from)
                 .ok()
                 .zip(usize::try_from(to.max(from)).ok())
                 .map(|(a, b)| a..b)
                 .unwrap_or_default();
+            w.held = false;
             self.table
-                .read_chunk_range(&mut w.frame, w.slot, range, &mut w.buf)?;
+                .read_chunk_range_over(&mut w.frame, w.slot, range, &mut w.buf)?;
+            w.held = true;
         }
         let off = usize::try_from(self.pos - w.start).unwrap_or(usize::MAX);
         Ok(w.buf.get(off..).unwrap_or_default())

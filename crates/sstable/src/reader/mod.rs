@@ -541,9 +541,11 @@ impl Inner {
     ) -> Result<Chunk, SstableError> {
         let unit = cache::segment(i, s);
         let cache = self.cache.as_ref();
-        if let Some(c) = cache.and_then(|c| c.get(self.file_id, unit)) {
-            return Ok(c);
-        }
+        let spare = match cache.map(|c| c.lookup(self.file_id, unit, Some(seg_len))) {
+            Some(Ok(hit)) => return Ok(hit),
+            Some(Err(spare)) => spare,
+            None => None,
+        };
         if frame.as_ref().is_none_or(|(fi, _, _)| *fi != i) {
             // `check_chunk` refuses a frame whose segments are not `seg_len` (the first
             // frame's) bytes.
@@ -556,8 +558,8 @@ impl Inner {
         let len = checked.plaintext_len();
         let from = s.saturating_mul(seg_len).min(len);
         let to = from.saturating_add(seg_len).min(len);
-        let mut buf = Vec::with_capacity(to - from);
-        self.read_chunk_range(checked, *slot, from..to, &mut buf)?;
+        let mut buf = spare.unwrap_or_else(|| Vec::with_capacity(to - from));
+        self.read_chunk_range_over(checked, *slot, from..to, &mut buf)?;
         let seg = Arc::new(buf);
         if fill && let Some(c) = cache {
             c.insert(self.file_id, unit, seg.clone());
@@ -565,14 +567,14 @@ impl Inner {
         Ok(seg)
     }
 
-    /// Appends plaintext bytes `range` of data chunk `frame` (checked at file offset `at`,
-    /// up to `end`) to `out`.
-    pub(crate) fn read_chunk_range(
+    /// Sets `buf` to plaintext bytes `range` of data chunk `frame` (checked at file offset
+    /// `at`, up to `end`), writing over the bytes it holds (`CheckedFrame::read_over`).
+    pub(crate) fn read_chunk_range_over(
         &self,
         frame: &mut CheckedFrame,
         (at, end): (u64, u64),
         range: std::ops::Range<usize>,
-        out: &mut Vec<u8>,
+        buf: &mut Vec<u8>,
     ) -> Result<(), SstableError> {
         let bytes = usize::try_from(at)
             .ok()
@@ -580,7 +582,7 @@ impl Inner {
             .and_then(|(a, e)| self.bytes.get(a..e))
             .ok_or_else(|| self.corrupt(Component::Data, at, "frame lies outside its section"))?;
         frame
-            .read(bytes, range, out)
+            .read_over(bytes, range, buf)
             .map_err(|source| self.chunk_error(Component::Data, at, source))
     }
 }
