@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::cipher::{DecryptFailure, GcmAead, PreparedKey, TAG_LEN, append_with};
+use crate::cipher::{DecryptFailure, GcmAead, PreparedKey, TAG_LEN};
 
 /// The number of sealed segments of a body of `body_len` bytes: at least one, so that even an
 /// empty body carries a tag over the header.
@@ -85,10 +85,7 @@ pub(crate) fn open(
     sealed: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), DecryptFailure> {
-    let nonce = nonce(j)?;
-    append_with(out, sealed.len(), |dst| {
-        key.open(&nonce, header_aad, sealed, dst)
-    })
+    key.open_append(&nonce(j)?, header_aad, sealed, out)
 }
 
 /// Opens every segment of `payload`, appending the body to `out`; on error nothing is

@@ -193,4 +193,76 @@ impl GcmAead {
         }
         Ok(body_len)
     }
+
+    /// As [`GcmAead::open`], appending the plaintext to `out`: the ciphertext is copied to the
+    /// end of `out` and opened there in place (where `open` zeroes room for it first). On
+    /// error `out` is left as it was.
+    pub(crate) fn open_append(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecryptFailure> {
+        let nonce = nonce(iv)?;
+        let body_len = ciphertext
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(DecryptFailure::Length("shorter than the GCM tag"))?;
+        let (body, tag) = ciphertext.split_at(body_len);
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| DecryptFailure::Length("tag"))?;
+        let start = out.len();
+        out.extend_from_slice(body);
+        let dst = out.get_mut(start..).unwrap_or_default();
+        let opened = match self {
+            GcmAead::Ring(key) => key
+                .open_in_place_separate_tag(
+                    ring::aead::Nonce::assume_unique_for_key(nonce),
+                    ring::aead::Aad::from(aad),
+                    ring::aead::Tag::from(tag),
+                    dst,
+                    0..,
+                )
+                .map(|_| ()),
+            GcmAead::Aes192(key) => key
+                .decrypt_inout_detached(&nonce.into(), aad, InOutBuf::from(dst), &tag.into())
+                .map_err(|_| ring::error::Unspecified),
+        };
+        if opened.is_err() {
+            out.truncate(start);
+        }
+        opened.map_err(|_| DecryptFailure::Tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_append_appends_what_open_gives_or_nothing() {
+        for len in [16usize, 24, 32] {
+            let key = GcmAead::new(&vec![7u8; len]).unwrap();
+            let (iv, aad) = ([3u8; 12], b"header");
+            let plain: Vec<u8> = (0..1000u32).map(|i| (i * 31) as u8).collect();
+            let mut sealed = vec![0u8; plain.len() + TAG_LEN];
+            key.seal(&iv, aad, &plain, &mut sealed).unwrap();
+            let mut out = b"prefix".to_vec();
+            key.open_append(&iv, aad, &sealed, &mut out).unwrap();
+            assert_eq!(&out[..6], b"prefix");
+            assert_eq!(&out[6..], &plain[..], "{len}-byte key");
+            // A flipped bit anywhere, the wrong AAD, or too short: an error, `out` unchanged.
+            for at in [0, 500, plain.len() + 3] {
+                let mut bad = sealed.clone();
+                bad[at] ^= 1;
+                let mut out = b"prefix".to_vec();
+                assert!(key.open_append(&iv, aad, &bad, &mut out).is_err());
+                assert_eq!(out, b"prefix", "{len}-byte key, bit at {at}");
+            }
+            let mut out = b"prefix".to_vec();
+            assert!(key.open_append(&iv, b"other", &sealed, &mut out).is_err());
+            assert!(key.open_append(&iv, aad, &sealed[..15], &mut out).is_err());
+            assert_eq!(out, b"prefix");
+        }
+    }
 }

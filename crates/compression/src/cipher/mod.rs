@@ -250,6 +250,9 @@ impl PreparedKey {
         ciphertext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), DecryptFailure> {
+        if let PreparedKey::Gcm(k) = self {
+            return k.aead().open_append(iv, aad, ciphertext, out);
+        }
         append_with(out, ciphertext.len(), |dst| {
             self.decrypt(mode, iv, aad, ciphertext, dst)
         })
