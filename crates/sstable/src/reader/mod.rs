@@ -541,7 +541,10 @@ impl Inner {
     ) -> Result<Chunk, SstableError> {
         let unit = cache::segment(i, s);
         let cache = self.cache.as_ref();
-        let spare = match cache.map(|c| c.lookup(self.file_id, unit, Some(seg_len))) {
+        // A segment that will be cached may reuse an evicted one's buffer (one a scan reads
+        // goes away with the scan: it takes none).
+        let spare_for = fill.then_some(seg_len);
+        let spare = match cache.map(|c| c.lookup(self.file_id, unit, spare_for)) {
             Some(Ok(hit)) => return Ok(hit),
             Some(Err(spare)) => spare,
             None => None,
