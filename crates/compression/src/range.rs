@@ -509,25 +509,16 @@ impl Cipher {
             return open_segments(key, frame, h, shift, range, checked, out);
         }
         let block = self.block;
-        let parts = ChunkDecoder::frame_parts(frame, h)?;
         let first = range.start / block * block;
         let end = range.end.div_ceil(block) * block;
-        // The segment of `first` covers the CBC chaining block before it, too.
-        check_segments(frame, h, first..end, checked)?;
-        let (Some(ciphertext), Some(prev)) = (
-            parts.payload.get(first..end),
-            previous_block(&parts, first, block),
-        ) else {
-            return Err(truncated());
-        };
+        let (ciphertext, prev) = covering_blocks(frame, h, block, first..end, checked)?;
         // Decrypt the covering blocks into the end of `out`, then keep the range.
         let start = out.len();
         out.resize(start + ciphertext.len(), 0);
         let dst = out.get_mut(start..).unwrap_or_default();
-        if let Err(e) = decrypt_blocks(&self.key, self.mode, prev, ciphertext, dst) {
+        if let Err(e) = self.decrypt_into(h, prev, ciphertext, dst) {
             out.truncate(start);
-            let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
-            return Err(e.into_error(key_id));
+            return Err(e);
         }
         let lead = range.start - first;
         let n = range.end - range.start;
@@ -555,21 +546,50 @@ impl Cipher {
             buf.clear();
             return self.read(frame, h, range, checked, buf);
         }
-        let parts = ChunkDecoder::frame_parts(frame, h)?;
-        check_segments(frame, h, first..end, checked)?;
-        let (Some(ciphertext), Some(prev)) = (
-            parts.payload.get(first..end),
-            previous_block(&parts, first, block),
-        ) else {
-            return Err(truncated());
-        };
+        let (ciphertext, prev) = covering_blocks(frame, h, block, first..end, checked)?;
         buf.resize(ciphertext.len(), 0);
-        if let Err(e) = decrypt_blocks(&self.key, self.mode, prev, ciphertext, buf) {
-            let key_id = h.key_id.as_ref().ok_or_else(truncated)?;
-            return Err(e.into_error(key_id));
-        }
+        self.decrypt_into(h, prev, ciphertext, buf)?;
         buf.truncate(range.end - range.start);
         Ok(())
+    }
+
+    /// Decrypts whole blocks `ciphertext` (after `prev`, CBC's chaining block) into `dst`;
+    /// an error names the frame's key.
+    fn decrypt_into(
+        &self,
+        h: &FrameHeader,
+        prev: &[u8],
+        ciphertext: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(), CompressionError> {
+        decrypt_blocks(&self.key, self.mode, prev, ciphertext, dst).map_err(|e| {
+            match h.key_id.as_ref() {
+                Some(id) => e.into_error(id),
+                None => truncated(),
+            }
+        })
+    }
+}
+
+/// Payload bytes `blocks` (whole cipher blocks of `block` bytes) and the block before them
+/// (the IV before block 0: CBC's chaining value), once the checksums of the payload segments
+/// that hold them are checked (the segment of the first block covers the chaining block
+/// before it, too).
+fn covering_blocks<'a>(
+    frame: &'a [u8],
+    h: &FrameHeader,
+    block: usize,
+    blocks: Range<usize>,
+    checked: &mut Vec<u64>,
+) -> Result<(&'a [u8], &'a [u8]), CompressionError> {
+    let parts = ChunkDecoder::frame_parts(frame, h)?;
+    check_segments(frame, h, blocks.clone(), checked)?;
+    match (
+        parts.payload.get(blocks.clone()),
+        previous_block(&parts, blocks.start, block),
+    ) {
+        (Some(ciphertext), Some(prev)) => Ok((ciphertext, prev)),
+        _ => Err(truncated()),
     }
 }
 

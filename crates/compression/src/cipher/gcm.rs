@@ -8,7 +8,6 @@
 use aes::Aes192;
 use aes_gcm::aead::AeadInOut;
 use cipher::KeyInit;
-use cipher::array::Array;
 use cipher::inout::InOutBuf;
 
 use crypta_keys::Algorithm;
@@ -91,6 +90,28 @@ fn nonce(iv: &[u8]) -> Result<[u8; 12], DecryptFailure> {
     iv.try_into().map_err(|_| DecryptFailure::Length("nonce"))
 }
 
+/// A GCM message to open: its nonce, its ciphertext and its tag.
+struct Sealed<'c> {
+    nonce: [u8; 12],
+    body: &'c [u8],
+    tag: [u8; TAG_LEN],
+}
+
+/// The nonce of `iv`, and sealed `ciphertext` split into its body and its tag.
+fn split_sealed<'c>(iv: &[u8], ciphertext: &'c [u8]) -> Result<Sealed<'c>, DecryptFailure> {
+    let body_len = ciphertext
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(DecryptFailure::Length("shorter than the GCM tag"))?;
+    let (body, tag) = ciphertext.split_at(body_len);
+    let tag = tag.try_into().map_err(|_| DecryptFailure::Length("tag"))?;
+    Ok(Sealed {
+        nonce: nonce(iv)?,
+        body,
+        tag,
+    })
+}
+
 impl GcmAead {
     /// The key for `m` (16, 24 or 32 bytes).
     pub(crate) fn new(m: &[u8]) -> Option<Self> {
@@ -160,43 +181,18 @@ impl GcmAead {
         ciphertext: &[u8],
         out: &mut [u8],
     ) -> Result<usize, DecryptFailure> {
-        let nonce = nonce(iv)?;
-        let body_len = ciphertext
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(DecryptFailure::Length("shorter than the GCM tag"))?;
-        let (body, tag) = ciphertext.split_at(body_len);
+        let sealed = split_sealed(iv, ciphertext)?;
         let dst = out
-            .get_mut(..body_len)
+            .get_mut(..sealed.body.len())
             .ok_or(DecryptFailure::Length("output buffer"))?;
-        match self {
-            GcmAead::Ring(key) => {
-                let tag: [u8; TAG_LEN] =
-                    tag.try_into().map_err(|_| DecryptFailure::Length("tag"))?;
-                dst.copy_from_slice(body);
-                key.open_in_place_separate_tag(
-                    ring::aead::Nonce::assume_unique_for_key(nonce),
-                    ring::aead::Aad::from(aad),
-                    ring::aead::Tag::from(tag),
-                    dst,
-                    0..,
-                )
-                .map_err(|_| DecryptFailure::Tag)?;
-            }
-            GcmAead::Aes192(key) => {
-                let tag = Array::try_from(tag).map_err(|_| DecryptFailure::Length("tag"))?;
-                let buf = InOutBuf::new(body, dst)
-                    .map_err(|_| DecryptFailure::Length("output buffer"))?;
-                key.decrypt_inout_detached(&nonce.into(), aad, buf, &tag)
-                    .map_err(|_| DecryptFailure::Tag)?;
-            }
-        }
-        Ok(body_len)
+        dst.copy_from_slice(sealed.body);
+        self.open_in_place(&sealed, aad, dst)?;
+        Ok(sealed.body.len())
     }
 
     /// As [`GcmAead::open`], appending the plaintext to `out`: the ciphertext is copied to the
-    /// end of `out` and opened there in place (where `open` zeroes room for it first). On
-    /// error `out` is left as it was.
+    /// end of `out` and opened there in place (no room zeroed for it first). On error `out`
+    /// is left as it was.
     pub(crate) fn open_append(
         &self,
         iv: &[u8],
@@ -204,34 +200,40 @@ impl GcmAead {
         ciphertext: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), DecryptFailure> {
-        let nonce = nonce(iv)?;
-        let body_len = ciphertext
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(DecryptFailure::Length("shorter than the GCM tag"))?;
-        let (body, tag) = ciphertext.split_at(body_len);
-        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| DecryptFailure::Length("tag"))?;
+        let sealed = split_sealed(iv, ciphertext)?;
         let start = out.len();
-        out.extend_from_slice(body);
-        let dst = out.get_mut(start..).unwrap_or_default();
-        let opened = match self {
+        out.extend_from_slice(sealed.body);
+        let opened = self.open_in_place(&sealed, aad, out.get_mut(start..).unwrap_or_default());
+        if opened.is_err() {
+            out.truncate(start);
+        }
+        opened
+    }
+
+    /// Checks `sealed`'s tag over `aad` and `in_out` (a copy of its ciphertext), decrypting
+    /// `in_out` in place.
+    fn open_in_place(
+        &self,
+        sealed: &Sealed<'_>,
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<(), DecryptFailure> {
+        let (nonce, tag) = (sealed.nonce, sealed.tag);
+        match self {
             GcmAead::Ring(key) => key
                 .open_in_place_separate_tag(
                     ring::aead::Nonce::assume_unique_for_key(nonce),
                     ring::aead::Aad::from(aad),
                     ring::aead::Tag::from(tag),
-                    dst,
+                    in_out,
                     0..,
                 )
-                .map(|_| ()),
+                .map(|_| ())
+                .map_err(|_| DecryptFailure::Tag),
             GcmAead::Aes192(key) => key
-                .decrypt_inout_detached(&nonce.into(), aad, InOutBuf::from(dst), &tag.into())
-                .map_err(|_| ring::error::Unspecified),
-        };
-        if opened.is_err() {
-            out.truncate(start);
+                .decrypt_inout_detached(&nonce.into(), aad, InOutBuf::from(in_out), &tag.into())
+                .map_err(|_| DecryptFailure::Tag),
         }
-        opened.map_err(|_| DecryptFailure::Tag)
     }
 }
 
