@@ -390,26 +390,17 @@ fn round(vs: &[Variant], order: &[usize], data: &Data) -> Vec<[f64; 5]> {
             readrandom(vs[i], s, data, half);
         }
     }
-    let mut random: Vec<Vec<f64>> = vs.iter().map(|_| Vec::new()).collect();
-    for _ in 0..READ_PASSES {
-        for &i in order {
-            if let Some((_, s)) = &stores[i] {
-                random[i].push(readrandom(vs[i], s, data, &data.probes));
-            }
-        }
-    }
-    // readseq: full scans, every variant in turn, READ_PASSES times.
-    let mut seq: Vec<Vec<f64>> = vs.iter().map(|_| Vec::new()).collect();
-    for _ in 0..READ_PASSES {
-        for &i in order {
-            if let Some((_, s)) = &stores[i] {
-                let t = Instant::now();
-                let n = s.scan_all();
-                seq[i].push(n as f64 / t.elapsed().as_secs_f64());
-                assert_eq!(n, data.rows, "{}: scan saw {n} rows", vs[i].name());
-            }
-        }
-    }
+    let random = median_of_passes(order, &stores, |i, s| {
+        readrandom(vs[i], s, data, &data.probes)
+    });
+    // readseq: full scans.
+    let seq = median_of_passes(order, &stores, |i, s| {
+        let t = Instant::now();
+        let n = s.scan_all();
+        let rate = n as f64 / t.elapsed().as_secs_f64();
+        assert_eq!(n, data.rows, "{}: scan saw {n} rows", vs[i].name());
+        rate
+    });
     // Reopened with caches that hold the table, warmed by one untimed pass of the reads.
     for &i in order {
         if let Some((dir, s)) = stores[i].take() {
@@ -419,24 +410,37 @@ fn round(vs: &[Variant], order: &[usize], data: &Data) -> Vec<[f64; 5]> {
             stores[i] = Some((dir, s));
         }
     }
-    let mut cached: Vec<Vec<f64>> = vs.iter().map(|_| Vec::new()).collect();
-    for _ in 0..READ_PASSES {
-        for &i in order {
-            if let Some((_, s)) = &stores[i] {
-                cached[i].push(readrandom(vs[i], s, data, &data.probes));
-            }
-        }
-    }
+    let cached = median_of_passes(order, &stores, |i, s| {
+        readrandom(vs[i], s, data, &data.probes)
+    });
     for (i, slot) in stores.into_iter().enumerate() {
         if let Some((dir, s)) = slot {
             s.close();
             drop(dir);
         }
-        out[i][2] = median(&random[i]);
-        out[i][3] = median(&seq[i]);
-        out[i][4] = median(&cached[i]);
+        out[i][2] = random[i];
+        out[i][3] = seq[i];
+        out[i][4] = cached[i];
     }
     out
+}
+
+/// Runs `pass` (ops/s) on every open store, the variants in `order` in turn, [`READ_PASSES`]
+/// times over, and returns each variant's median (every variant has its store open here).
+fn median_of_passes(
+    order: &[usize],
+    stores: &[Option<(tempfile::TempDir, Store)>],
+    mut pass: impl FnMut(usize, &Store) -> f64,
+) -> Vec<f64> {
+    let mut runs: Vec<Vec<f64>> = stores.iter().map(|_| Vec::new()).collect();
+    for _ in 0..READ_PASSES {
+        for &i in order {
+            if let Some((_, s)) = &stores[i] {
+                runs[i].push(pass(i, s));
+            }
+        }
+    }
+    runs.iter().map(|r| median(r)).collect()
 }
 
 /// Where the stores live: `CRYPTA_BENCH_DIR`, or the target directory (a real disk, not a

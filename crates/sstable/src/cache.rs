@@ -22,9 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 const SHARDS: usize = 16;
 
-/// Evicted buffers a shard keeps for the next miss to decode into, at most (and at most a
-/// sixteenth of its capacity in bytes).
+/// Evicted buffers a shard keeps for the next miss to decode into, at most; and together at
+/// most 1 / `SPARE_SHARE` of its capacity in bytes.
 const SPARES: usize = 4;
+const SPARE_SHARE: usize = 16;
 
 /// A decoded chunk: the plaintext of one data chunk (or of one segment of it).
 pub(crate) type Chunk = Arc<Vec<u8>>;
@@ -268,7 +269,7 @@ impl ChunkCache {
         }
         while shard.bytes + size > self.shard_capacity {
             match shard.evict_one() {
-                Some(old) => shard.keep_spare(old, self.shard_capacity / 16),
+                Some(old) => shard.keep_spare(old, self.shard_capacity / SPARE_SHARE),
                 None => break,
             }
         }
@@ -335,6 +336,14 @@ pub(crate) fn next_file_id() -> u64 {
 mod tests {
     use super::*;
 
+    /// The first `n` units of file 1 whose keys land in shard 0.
+    fn one_shard(n: usize) -> Vec<u64> {
+        (0u64..)
+            .filter(|&c| shard_index((1, c)) == 0)
+            .take(n)
+            .collect()
+    }
+
     #[test]
     fn evicts_least_recently_used_within_capacity() {
         let cache = ChunkCache::new(SHARDS * 3000);
@@ -355,11 +364,7 @@ mod tests {
     fn evicts_what_was_not_used_since_the_hand_passed() {
         // Shards that hold 4 entries of 1000 bytes each, and keys that land in one shard.
         let cache = ChunkCache::new(SHARDS * 4000);
-        let one_shard: Vec<u64> = (0u64..)
-            .filter(|&c| shard_index((1, c)) == 0)
-            .take(6)
-            .collect();
-        let [a, b, c, d, e, f] = one_shard[..] else {
+        let [a, b, c, d, e, f] = one_shard(6)[..] else {
             panic!("six keys")
         };
         for k in [a, b, c, d] {
@@ -426,10 +431,7 @@ mod tests {
     fn misses_reuse_the_buffers_of_evicted_entries_no_reader_holds() {
         // Shards of 16 entries of 1000 bytes; spares up to 1000 bytes (a sixteenth).
         let cache = ChunkCache::new(SHARDS * 16_000);
-        let keys: Vec<u64> = (0u64..)
-            .filter(|&c| shard_index((1, c)) == 0)
-            .take(40)
-            .collect();
+        let keys = one_shard(40);
         let new = || Arc::new(vec![7u8; 1000]);
         // Nothing evicted yet: a miss gets no buffer.
         assert_eq!(cache.lookup(1, keys[0], Some(1000)).err(), Some(None));
