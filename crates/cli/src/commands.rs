@@ -515,13 +515,19 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
         }
         KeysCommand::Usage => {
             let usage = engine.key_usage()?;
-            if usage.by_key.is_empty() {
+            if usage.by_key.is_empty() && usage.unreadable.is_empty() {
                 writeln!(out, "no file needs any key")?;
             }
             for (id, files) in &usage.by_key {
                 writeln!(out, "{id}")?;
                 for f in files {
                     writeln!(out, "    {}", f.display())?;
+                }
+            }
+            if !usage.unreadable.is_empty() {
+                writeln!(out, "unknown (key ids unreadable)")?;
+                for (f, reason) in &usage.unreadable {
+                    writeln!(out, "    {}: {reason}", f.display())?;
                 }
             }
         }

@@ -65,6 +65,42 @@ pub enum Error {
     /// No such table.
     #[error("table '{0}' does not exist")]
     NoTable(String),
+    /// A name that selects tables selects none.
+    #[error("no keyspace or table named '{0}'")]
+    NoKeyspaceOrTable(String),
+    /// A table name that is not `keyspace.table`.
+    #[error("'{0}' is not a table name: write keyspace.table")]
+    BadTableName(String),
+    /// A table some of whose SSTables did not open when the engine did.
+    #[error(
+        "table {table} is unavailable: {files} of its SSTables could not be opened when the engine started; the first: {reason}. Restore what they need and open the engine again, or DROP TABLE {table}"
+    )]
+    TableUnavailable {
+        /// The table.
+        table: String,
+        /// How many of its files did not open.
+        files: usize,
+        /// The first file's error (it names the file).
+        reason: String,
+    },
+    /// A key's users cannot all be known: a live file's key ids could not be read.
+    #[error("cannot tell whether key {key_id} is still needed: the key ids of {} could not be read ({reason}); pass --force to destroy it anyway", file.display())]
+    KeyUsageUnknown {
+        /// The key.
+        key_id: crypta_keys::KeyId,
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A write the engine does not take.
+    #[error("cannot write to {table}: {reason}")]
+    WriteRefused {
+        /// The table named.
+        table: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A key or value is too large.
     #[error("{what} of {len} bytes is larger than the {max} bytes allowed")]
     TooLarge {

@@ -189,3 +189,93 @@ fn memtable_limit_flushes_and_compaction_keeps_newest() {
         );
     }
 }
+
+#[test]
+fn names_and_writes_the_engine_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    // Names become parts of file names: letters, digits and underscores, up to 48.
+    for bad in [
+        "CREATE KEYSPACE \"/tmp/abs\" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "CREATE KEYSPACE \"a-b\" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+        "CREATE KEYSPACE \"\" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
+    ] {
+        let err = e.execute_cql(bad).unwrap_err().to_string();
+        assert!(err.contains("letters, digits or underscores"), "{err}");
+    }
+    e.execute_cql(KS).unwrap();
+    for bad in [
+        "CREATE TABLE ks.\"x/y\" (id text PRIMARY KEY, v text)",
+        "CREATE TABLE ks.\"../../evil\" (id text PRIMARY KEY, v text)",
+        "CREATE TABLE ks.\"\" (id text PRIMARY KEY, v text)",
+    ] {
+        let err = e.execute_cql(bad).unwrap_err().to_string();
+        assert!(err.contains("letters, digits or underscores"), "{err}");
+    }
+    let longest = "t".repeat(48);
+    e.execute_cql(&format!(
+        "CREATE TABLE ks.{longest} (id text PRIMARY KEY, v text)"
+    ))
+    .unwrap();
+    let err = e
+        .execute_cql(&format!(
+            "CREATE TABLE ks.{longest}x (id text PRIMARY KEY, v text)"
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1 to 48"), "{err}");
+    // Quoted names that are valid keep their case.
+    e.execute_cql("CREATE TABLE ks.\"Mixed_Case\" (id text PRIMARY KEY, v text)")
+        .unwrap();
+    e.put("ks.Mixed_Case", b"k", b"v").unwrap();
+    e.flush(&[]).unwrap();
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)),
+            "{name}"
+        );
+    }
+
+    // The system tables are written by the engine only; an empty key is no key.
+    for table in ["system.batchlog", "system.paxos"] {
+        match e.put(table, b"k", b"garbage") {
+            Err(Error::WriteRefused { table: t, reason }) => {
+                assert_eq!(t, table);
+                assert!(reason.contains("system"), "{reason}");
+            }
+            other => panic!("{table}: {other:?}"),
+        }
+        assert!(matches!(
+            e.delete(table, b"k"),
+            Err(Error::WriteRefused { .. })
+        ));
+    }
+    assert!(matches!(
+        e.batch(&[BatchOp::Put {
+            table: "system.batchlog".into(),
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+        }]),
+        Err(Error::WriteRefused { .. })
+    ));
+    assert!(matches!(
+        e.put("ks.Mixed_Case", b"", b"v"),
+        Err(Error::WriteRefused { .. })
+    ));
+    // A limit of 0 returns no row (and still checks the table).
+    assert_eq!(
+        e.scan("ks.Mixed_Case", Bound::Unbounded, Bound::Unbounded, Some(0))
+            .unwrap(),
+        vec![]
+    );
+    assert!(matches!(
+        e.scan("ks.nope", Bound::Unbounded, Bound::Unbounded, Some(0)),
+        Err(Error::NoTable(_))
+    ));
+    drop(e);
+    // None of it reached the commit log: the engine opens again.
+    let e = open(dir.path(), false);
+    assert_eq!(e.get("ks.Mixed_Case", b"k").unwrap(), Some(b"v".to_vec()));
+}

@@ -63,6 +63,43 @@ const RESERVED: &[&str] = &[
     "with",
 ];
 
+/// Checks a keyspace's replication map as Cassandra does for its two strategies: a
+/// `SimpleStrategy` needs a `replication_factor` and nothing else, a
+/// `NetworkTopologyStrategy` a factor per data center; factors are whole numbers (crypta is
+/// one node and keeps the map for `DESC`). Other classes are kept as given.
+fn check_replication(map: &BTreeMap<String, String>) -> Result<(), String> {
+    let class = map.get("class").map(String::as_str).unwrap_or_default();
+    let short = class.rsplit('.').next().unwrap_or_default();
+    let factor = |k: &str, v: &str| match v.parse::<u32>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "replication option '{k}' of {short} must be a whole number, not '{v}'"
+        )),
+    };
+    let options = map.iter().filter(|(k, _)| *k != "class");
+    match short {
+        "SimpleStrategy" => {
+            for (k, v) in options {
+                if k != "replication_factor" {
+                    return Err(format!(
+                        "unknown replication option '{k}' for SimpleStrategy (it takes replication_factor)"
+                    ));
+                }
+                factor(k, v)?;
+            }
+            if !map.contains_key("replication_factor") {
+                return Err("SimpleStrategy needs a 'replication_factor'".into());
+            }
+            Ok(())
+        }
+        "NetworkTopologyStrategy" => options.into_iter().try_for_each(|(k, v)| factor(k, v)),
+        _ => Ok(()),
+    }
+}
+
+/// The longest keyspace or table name (Cassandra's `SchemaConstants.NAME_LENGTH`).
+const MAX_NAME_LEN: usize = 48;
+
 /// CQL types a column may have. crypta stores bytes; the type is kept for `DESC`.
 const TYPES: &[&str] = &[
     "ascii",
@@ -201,13 +238,46 @@ impl Parser<'_> {
         }
     }
 
+    /// The name of a keyspace or table being created: as Cassandra allows, 1 to 48 ASCII
+    /// letters, digits and underscores, quoted or not. (Names become parts of file names.)
+    fn new_name(&mut self, what: &str) -> Result<String, CqlError> {
+        let at = self.peek().pos;
+        let name = self.ident(&format!("a {what} name"))?;
+        if name.is_empty()
+            || name.len() > MAX_NAME_LEN
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(CqlError::at(
+                self.src,
+                at,
+                &format!(
+                    "{what} names are 1 to {MAX_NAME_LEN} letters, digits or underscores \
+                     (got {name:?})"
+                ),
+            ));
+        }
+        Ok(name)
+    }
+
     /// `ks.t`; the keyspace is required (crypta has no `USE`).
     fn qualified_table(&mut self) -> Result<(String, String), CqlError> {
+        self.qualified(false)
+    }
+
+    /// `ks.t` for a table being created: its name is checked as [`Self::new_name`] does.
+    fn qualified_new_table(&mut self) -> Result<(String, String), CqlError> {
+        self.qualified(true)
+    }
+
+    fn qualified(&mut self, new: bool) -> Result<(String, String), CqlError> {
         let first = self.ident("a keyspace name")?;
         if !self.eat_punct('.') {
             return Err(self.error("expected '.' and a table name: write keyspace.table"));
         }
-        let table = self.ident("a table name")?;
+        let table = match new {
+            true => self.new_name("table")?,
+            false => self.ident("a table name")?,
+        };
         Ok((first, table))
     }
 
@@ -293,7 +363,7 @@ impl Parser<'_> {
 
     fn create_keyspace(&mut self) -> Result<Statement, CqlError> {
         let if_not_exists = self.if_not_exists()?;
-        let name = self.ident("a keyspace name")?;
+        let name = self.new_name("keyspace")?;
         self.keyword("with")?;
         let mut replication = None;
         let mut durable_writes = None;
@@ -302,7 +372,13 @@ impl Parser<'_> {
             let prop = self.ident("a keyspace property")?;
             self.punct('=')?;
             match prop.as_str() {
-                "replication" => replication = Some(self.map()?),
+                "replication" => {
+                    let map_at = self.peek().pos;
+                    let map = self.map()?;
+                    check_replication(&map)
+                        .map_err(|reason| CqlError::at(self.src, map_at, &reason))?;
+                    replication = Some(map);
+                }
                 "durable_writes" => {
                     durable_writes = Some(if self.eat_keyword("true") {
                         true
@@ -341,7 +417,7 @@ impl Parser<'_> {
 
     fn create_table(&mut self) -> Result<Statement, CqlError> {
         let if_not_exists = self.if_not_exists()?;
-        let (keyspace, table) = self.qualified_table()?;
+        let (keyspace, table) = self.qualified_new_table()?;
         let open = self.peek().pos;
         self.punct('(')?;
         let mut columns: Vec<(String, String, usize)> = Vec::new();

@@ -88,8 +88,8 @@ fn other_forms() {
         parse("desc keyspaces").unwrap(),
         Statement::DescribeKeyspaces
     );
-    let s = parse("CREATE TABLE ks.\"Weird Name\" (\"Key\" text PRIMARY KEY, v text)").unwrap();
-    assert!(s.to_string().contains("\"Weird Name\""));
+    let s = parse("CREATE TABLE ks.\"Weird_Name\" (\"Key\" text PRIMARY KEY, v text)").unwrap();
+    assert!(s.to_string().contains("\"Weird_Name\""));
     assert_eq!(parse(&s.to_string()).unwrap(), s);
 }
 
@@ -129,7 +129,9 @@ fn errors_point_at_the_position() {
     .unwrap_err();
     assert!(e.message.contains("twice"), "{e}");
 
-    let e = parse("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy'} extra")
+    let e = parse(
+        "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1} extra",
+    )
         .unwrap_err();
     assert!(e.message.contains("unexpected text"), "{e}");
 
@@ -137,4 +139,53 @@ fn errors_point_at_the_position() {
         parse("CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'x")
             .is_err()
     );
+}
+
+#[test]
+fn replication_maps_are_checked_as_cassandra_does() {
+    for ok in [
+        "{'class': 'SimpleStrategy', 'replication_factor': 3}",
+        "{'class': 'SimpleStrategy', 'replication_factor': '1'}",
+        "{'class': 'org.apache.cassandra.locator.SimpleStrategy', 'replication_factor': 1}",
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': '2'}",
+        "{'class': 'EverywhereStrategy'}",
+    ] {
+        parse(&format!("CREATE KEYSPACE k WITH replication = {ok}")).unwrap();
+    }
+    for (bad, says) in [
+        (
+            "{'class': 'SimpleStrategy'}",
+            "needs a 'replication_factor'",
+        ),
+        (
+            "{'class': 'SimpleStrategy', 'replication_factor': 'abc'}",
+            "whole number, not 'abc'",
+        ),
+        (
+            "{'class': 'SimpleStrategy', 'replication_factor': 1, 'dc1': 2}",
+            "unknown replication option 'dc1'",
+        ),
+        (
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 'three'}",
+            "'dc1' of NetworkTopologyStrategy",
+        ),
+    ] {
+        let src = format!("CREATE KEYSPACE k WITH replication = {bad}");
+        let e = parse(&src).unwrap_err();
+        assert!(e.message.contains(says), "{bad}: {e}");
+        // The caret points at the map.
+        assert_eq!(e.column, src.find('{').unwrap() + 1, "{bad}");
+    }
+}
+
+#[test]
+fn new_names_are_checked_where_they_are() {
+    let src = "CREATE TABLE ks.\"a b\" (id text PRIMARY KEY, v text)";
+    let e = parse(src).unwrap_err();
+    assert_eq!(e.column, src.find('"').unwrap() + 1);
+    assert!(e.message.contains("\"a b\""), "{e}");
+    // Names are only checked where they are made: an old table with any name can still be
+    // described, altered or dropped.
+    parse("DROP TABLE ks.\"a b\"").unwrap();
+    parse("DESC TABLE ks.\"a-b\"").unwrap();
 }

@@ -73,6 +73,9 @@ pub(crate) fn rewrite(inner: &Inner, t: &Arc<Table>, inputs: &[Arc<LiveSstable>]
 pub(crate) fn compact_all(inner: &Inner, tables: &[String]) -> Result<CompactionReport> {
     let mut report = CompactionReport::default();
     for t in inner.select_tables(tables)? {
+        if !t.selected(!tables.is_empty(), "compacting")? {
+            continue;
+        }
         let _c = t
             .compaction_lock
             .lock()
@@ -92,6 +95,9 @@ pub(crate) fn compact_all(inner: &Inner, tables: &[String]) -> Result<Compaction
 /// Size-tiered compaction of `t` if it has enough SSTables of similar size: files within half
 /// to one and a half times their bucket's average are merged, smallest bucket first.
 pub(crate) fn maybe_compact(inner: &Inner, t: &Arc<Table>) -> Result<bool> {
+    if t.unavailable.is_some() {
+        return Ok(false);
+    }
     let Ok(_c) = t.compaction_lock.try_lock() else {
         return Ok(false); // one is running
     };

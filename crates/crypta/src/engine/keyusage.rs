@@ -14,6 +14,9 @@ use crate::Result;
 pub struct KeyUsage {
     /// Key id to files (SSTables, commit log segments, hint files).
     pub by_key: BTreeMap<KeyId, Vec<PathBuf>>,
+    /// Live files whose key ids could not be read, and why (SSTables of unavailable tables
+    /// only: the others were read when they opened).
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
 impl KeyUsage {
@@ -36,6 +39,12 @@ pub(crate) fn collect(inner: &Inner) -> Result<KeyUsage> {
         for s in read(&t.sstables).iter() {
             for id in s.reader.key_ids() {
                 usage.add(id.clone(), s.path.clone());
+            }
+        }
+        for path in t.unavailable.iter().flat_map(|u| &u.files) {
+            match crypta_sstable::key_ids(path) {
+                Ok(ids) => ids.into_iter().for_each(|id| usage.add(id, path.clone())),
+                Err(e) => usage.unreadable.push((path.clone(), e.to_string())),
             }
         }
     }

@@ -31,7 +31,7 @@ use crate::keys::{AnyProvider, KeyRegistry};
 use crate::manifest::{self, ManifestState, TableDef};
 use crate::memtable::Memtable;
 use crate::mutation::{self, Mutation};
-use crate::schema::{self, Applied};
+use crate::schema::{self, Applied, SYSTEM_KEYSPACE};
 use crate::{Error, Result};
 pub(crate) use merge::supersedes;
 use merge::{MergeIter, Source};
@@ -126,7 +126,7 @@ pub fn split_table(qualified: &str) -> Result<(&str, &str)> {
     qualified
         .split_once('.')
         .filter(|(k, t)| !k.is_empty() && !t.is_empty())
-        .ok_or_else(|| Error::NoTable(format!("{qualified} (write keyspace.table)")))
+        .ok_or_else(|| Error::BadTableName(qualified.to_string()))
 }
 
 fn now_micros() -> i64 {
@@ -221,6 +221,10 @@ impl Engine {
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
+        if limit == Some(0) {
+            self.inner.table(table)?.usable()?;
+            return Ok(out);
+        }
         for row in self.range(table, start, end)? {
             out.push(row?);
             if limit.is_some_and(|l| out.len() >= l) {
@@ -235,6 +239,7 @@ impl Engine {
     /// start). The iterator reads the tables as they were when it was made.
     pub fn range(&self, table: &str, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<Rows> {
         let t = self.inner.table(table)?;
+        t.usable()?;
         Ok(Rows {
             merged: self.inner.merged_range(&t, start, end),
         })
@@ -277,6 +282,7 @@ impl Engine {
     ) -> Result<Vec<(PathBuf, crypta_sstable::VerifyReport)>> {
         let mut out = Vec::new();
         for t in self.inner.select_tables(tables)? {
+            t.usable()?;
             for s in read(&t.sstables).iter() {
                 out.push((s.path.clone(), s.reader.verify()?));
             }
@@ -298,6 +304,15 @@ impl Engine {
         force: bool,
     ) -> Result<crypta_keys::KeyInfo> {
         let usage = self.key_usage()?;
+        if let Some((file, reason)) = usage.unreadable.first()
+            && !force
+        {
+            return Err(Error::KeyUsageUnknown {
+                key_id: id.clone(),
+                file: file.clone(),
+                reason: reason.clone(),
+            });
+        }
         if let Some(files) = usage.files_for(id)
             && !files.is_empty()
             && !force
@@ -408,7 +423,7 @@ impl Inner {
                 None => all.iter().filter(|t| &t.keyspace == n).cloned().collect(),
             };
             if matched.is_empty() {
-                return Err(Error::NoTable(format!("{n} (no such keyspace or table)")));
+                return Err(Error::NoKeyspaceOrTable(n.clone()));
             }
             out.extend(matched);
         }
@@ -433,6 +448,20 @@ impl Inner {
         value: Option<&[u8]>,
         ts: i64,
     ) -> Result<Mutation> {
+        let t = self.table(table)?;
+        if t.keyspace == SYSTEM_KEYSPACE {
+            return Err(Error::WriteRefused {
+                table: t.qualified(),
+                reason: "the system keyspace is written by crypta only",
+            });
+        }
+        t.usable()?;
+        if key.is_empty() {
+            return Err(Error::WriteRefused {
+                table: t.qualified(),
+                reason: "a key may not be empty",
+            });
+        }
         if key.len() > MAX_KEY_LEN {
             return Err(Error::TooLarge {
                 what: "key",
@@ -450,7 +479,7 @@ impl Inner {
             });
         }
         Ok(Mutation {
-            table: self.table(table)?.id,
+            table: t.id,
             key: key.to_vec(),
             cell: Entry {
                 value: value.map(<[u8]>::to_vec),
@@ -473,9 +502,10 @@ impl Inner {
             let pos = self.commitlog.append(&record)?;
             let tables = read(&self.tables);
             for m in muts {
-                let t = tables
-                    .get(&m.table)
-                    .ok_or_else(|| Error::NoTable(format!("table id {}", m.table)))?;
+                let t = tables.get(&m.table).ok_or_else(|| Error::WriteRefused {
+                    table: format!("table id {}", m.table),
+                    reason: "the table was dropped",
+                })?;
                 let mem = read(&t.active).clone();
                 mem.apply(&m.key, m.cell.clone(), pos);
                 if mem.size_bytes() >= self.memtable_limit() {
@@ -562,6 +592,7 @@ impl Inner {
 
     /// The newest entry for `key`, tombstones included.
     pub(crate) fn get_entry(&self, t: &Table, key: &[u8]) -> Result<Option<Entry>> {
+        t.usable()?;
         let (mems, ssts) = t.read_view();
         let mut best: Option<Entry> = None;
         fn consider(best: &mut Option<Entry>, e: Entry) {
@@ -621,6 +652,14 @@ impl Inner {
     /// Switches `t`'s memtable and writes the old one to an SSTable, then records it in the
     /// manifest (with the commit log position up to which `t` is now on disk).
     pub(crate) fn flush_table(&self, t: &Arc<Table>) -> Result<()> {
+        if let Err(e) = t.usable() {
+            // What the commit log replayed into it stays there, kept with its segments,
+            // until the table opens again.
+            if !read(&t.active).is_empty() {
+                log::warn!("not flushing: {e}");
+            }
+            return Ok(());
+        }
         let _flush = t.flush_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let (old, switch_pos) = {
             let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
@@ -675,7 +714,17 @@ impl Inner {
     /// A fresh SSTable name for `t` (allocated in the manifest).
     pub(crate) fn new_sstable_path(&self, t: &Table) -> Result<(String, PathBuf)> {
         let n = self.lock_state().allocate_file();
-        let name = format!("{}-{}-{}-{n:08}.db", t.keyspace, t.name, t.id);
+        // Names are letters, digits and underscores since they are checked at creation;
+        // a table created before that may have others, which stay out of the file name.
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| match c.is_ascii_alphanumeric() || c == '_' {
+                    true => c,
+                    false => '_',
+                })
+                .collect()
+        };
+        let name = format!("{}-{}-{}-{n:08}.db", safe(&t.keyspace), safe(&t.name), t.id);
         let path = self.data_dir.join(&name);
         Ok((name, path))
     }
@@ -820,12 +869,13 @@ impl Inner {
                 *state = next;
                 if !self.config.system_info_encryption.enabled {
                     for (def, (options, _)) in &runtime {
-                        if options.encryption.is_some() && !def.keyspace.eq("system") {
+                        if options.encryption.is_some() && def.keyspace != SYSTEM_KEYSPACE {
                             log::warn!(
                                 "{}.{} is encrypted, but system_info_encryption is disabled: its \
-                                 rows stay in plaintext in the commit log ({}) until flushed, and \
-                                 in hints; enable system_info_encryption in crypta.yaml to \
-                                 encrypt them",
+                                 rows stay in plaintext in the commit log ({}) until the segment \
+                                 holding them is deleted (a flush deletes full segments only; \
+                                 the last one goes when the engine next opens), and in hints; \
+                                 enable system_info_encryption in crypta.yaml to encrypt them",
                                 def.keyspace,
                                 def.name,
                                 self.config.commitlog_directory.display()
@@ -842,12 +892,13 @@ impl Inner {
                         }
                     }
                 }
-                if let Applied::Dropped(def) = applied
-                    && let Some(t) = tables.remove(&def.id)
-                {
-                    for s in read(&t.sstables).iter() {
-                        if let Err(e) = std::fs::remove_file(&s.path) {
-                            log::warn!("could not remove {}: {e}", s.path.display());
+                if let Applied::Dropped(def) = applied {
+                    tables.remove(&def.id);
+                    // Every file the manifest listed, those that did not open included.
+                    for name in &def.sstables {
+                        let path = self.data_dir.join(name);
+                        if let Err(e) = std::fs::remove_file(&path) {
+                            log::warn!("could not remove {}: {e}", path.display());
                         }
                     }
                 }
@@ -883,6 +934,7 @@ impl Inner {
             sstables: RwLock::new(Vec::new()),
             flush_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
+            unavailable: None,
         }
     }
 }

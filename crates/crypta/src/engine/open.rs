@@ -136,17 +136,45 @@ pub(super) fn open(config: Config) -> Result<Engine> {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for def in state.tables.values() {
-            let table = inner.new_table(def, inner.codec_for(def)?);
+            let mut table = inner.new_table(def, inner.codec_for(def)?);
             let mut live = Vec::new();
+            let mut failed: Option<super::table::Unavailable> = None;
             for name in &def.sstables {
                 let path = data_dir.join(name);
-                let keys = inner.provider_for_options(&crypta_sstable::recorded_options(&path)?)?;
-                let reader = crypta_sstable::Sstable::open(&path, keys, Some(inner.cache.clone()))?;
-                live.push(Arc::new(LiveSstable {
-                    name: name.clone(),
-                    path,
-                    reader,
-                }));
+                let opened = crypta_sstable::recorded_options(&path)
+                    .map_err(Error::from)
+                    .and_then(|options| inner.provider_for_options(&options))
+                    .and_then(|keys| {
+                        crypta_sstable::Sstable::open(&path, keys, Some(inner.cache.clone()))
+                            .map_err(Error::from)
+                    });
+                match opened {
+                    Ok(reader) => live.push(Arc::new(LiveSstable {
+                        name: name.clone(),
+                        path,
+                        reader,
+                    })),
+                    // The system tables' files are needed to open at all (batches to finish).
+                    Err(e) if def.keyspace == crate::schema::SYSTEM_KEYSPACE => return Err(e),
+                    // One table's file does not take the others down (see `Table::unavailable`).
+                    Err(e) => {
+                        let u = failed.get_or_insert_with(|| super::table::Unavailable {
+                            files: Vec::new(),
+                            reason: e.to_string(),
+                        });
+                        u.files.push(path);
+                    }
+                }
+            }
+            if let Some(u) = failed {
+                log::error!(
+                    "table {}.{} is unavailable: {} of its SSTables could not be opened; the first: {}",
+                    def.keyspace,
+                    def.name,
+                    u.files.len(),
+                    u.reason
+                );
+                table.unavailable = Some(u);
             }
             *table
                 .sstables

@@ -35,6 +35,18 @@ pub(crate) struct Table {
     pub(crate) flush_lock: Mutex<()>,
     /// Serializes compactions and rewrites of this table's SSTables.
     pub(crate) compaction_lock: Mutex<()>,
+    /// Set when some of its SSTables could not be opened with the engine (a key destroyed,
+    /// a damaged file): the table then refuses reads, writes, flushes and rewrites, which
+    /// would answer or merge without those files, until the engine is opened again; it can
+    /// still be dropped. Other tables are not affected.
+    pub(crate) unavailable: Option<Unavailable>,
+}
+
+/// Why a table is unavailable: the files that did not open and the first one's error.
+#[derive(Debug)]
+pub(crate) struct Unavailable {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) reason: String,
 }
 
 pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -44,6 +56,32 @@ pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 impl Table {
     pub(crate) fn qualified(&self) -> String {
         format!("{}.{}", self.keyspace, self.name)
+    }
+
+    /// Fails if the table is unavailable (see [`Table::unavailable`]).
+    pub(crate) fn usable(&self) -> crate::Result<()> {
+        match &self.unavailable {
+            None => Ok(()),
+            Some(u) => Err(crate::Error::TableUnavailable {
+                table: self.qualified(),
+                files: u.files.len(),
+                reason: u.reason.clone(),
+            }),
+        }
+    }
+
+    /// For a command over tables (`compact`, `upgradesstables`): whether to work on this
+    /// one. An unavailable table is an error where the command named tables, and skipped
+    /// with a warning where it runs over all of them.
+    pub(crate) fn selected(&self, named: bool, doing: &str) -> crate::Result<bool> {
+        match self.usable() {
+            Ok(()) => Ok(true),
+            Err(e) if named => Err(e),
+            Err(e) => {
+                log::warn!("not {doing}: {e}");
+                Ok(false)
+            }
+        }
     }
 
     pub(crate) fn codec(&self) -> (CompressionOptions, Arc<dyn KeyProvider>) {

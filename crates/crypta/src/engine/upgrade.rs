@@ -68,6 +68,9 @@ pub(crate) fn run(
     let mut work: Vec<(Arc<Table>, Vec<Arc<LiveSstable>>)> = Vec::new();
     let mut report = UpgradeReport::default();
     for t in selected {
+        if !t.selected(!tables.is_empty(), "rewriting")? {
+            continue;
+        }
         let (opts, keys) = t.codec();
         let current = match opts.key_spec() {
             Some(spec) => Some(keys.current_key(&spec)?.id().clone()),
