@@ -21,7 +21,10 @@ pub enum CompressionError {
     },
 
     /// A compression option crypta does not know.
-    #[error("unknown compression option '{option}' (known: {known})")]
+    #[error(
+        "unknown compression option '{option}'{} (known: {known})",
+        did_you_mean(option, known)
+    )]
     UnknownOption {
         /// The option's name.
         option: String,
@@ -129,4 +132,65 @@ pub enum CompressionError {
     /// The operating system's random number generator failed.
     #[error("the OS random number generator failed: {0}")]
     Rng(String),
+}
+
+/// `; did you mean 'X'?` for the known name (of a comma-separated list) closest to `given`
+/// when it is at most 2 edits away, else nothing.
+fn did_you_mean(given: &str, known: &str) -> String {
+    let given = given.to_ascii_lowercase();
+    known
+        .split(',')
+        .flat_map(|k| k.split(" (or "))
+        .map(|k| k.trim().trim_end_matches(')'))
+        .map(|k| (edit_distance(&given, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!("; did you mean '{k}'?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance between two short ASCII names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diag = row.first().copied().unwrap_or_default();
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or_default();
+            let left = row.get(j).copied().unwrap_or_default();
+            let value = (diag + usize::from(ca != *cb)).min(above + 1).min(left + 1);
+            diag = above;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = value;
+            }
+        }
+    }
+    row.last().copied().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CompressionError;
+
+    #[test]
+    fn unknown_options_suggest_the_closest_known_one() {
+        let e = |option: &str| {
+            CompressionError::UnknownOption {
+                option: option.into(),
+                known: "class, cipher_algorithm, secret_key_file (or system_key_file), chunk_length_kb",
+            }
+            .to_string()
+        };
+        assert!(
+            e("cipher_algoritm").contains("; did you mean 'cipher_algorithm'?"),
+            "{}",
+            e("cipher_algoritm")
+        );
+        assert!(e("Chunk_Length_KB").contains("did you mean 'chunk_length_kb'"));
+        assert!(e("system_keyfile").contains("did you mean 'system_key_file'?"));
+        assert!(!e("colour").contains("did you mean"), "{}", e("colour"));
+    }
 }

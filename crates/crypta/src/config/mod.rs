@@ -90,6 +90,18 @@ pub enum ConfigError {
         /// The parser's message.
         reason: String,
     },
+    /// A key `crypta.yaml` does not know, in a section where a misspelling could leave
+    /// encryption off (`system_info_encryption`): refused, where unknown top-level keys are
+    /// only warned about.
+    #[error("{}: unknown key '{key}' (known: {known}); refused, as a misspelt key here could leave encryption off", path.display())]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted.
+        key: String,
+        /// The keys the section takes.
+        known: &'static str,
+    },
     /// A key has a value that cannot be used.
     #[error("{}: invalid value for '{key}': {reason}", path.display())]
     Invalid {
@@ -147,7 +159,9 @@ impl Config {
     pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self, ConfigError> {
         let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            // The YAML parser places a duplicate key at its mapping's start; the lines of a
+            // duplicate top-level key are found here.
+            reason: duplicate_top_level_key(text).unwrap_or_else(|| e.to_string()),
         })?;
         let map = match root {
             Value::Mapping(m) => m,
@@ -241,3 +255,23 @@ mod parse;
 
 #[cfg(test)]
 mod tests;
+
+/// `duplicate key 'K' at lines A and B` for the first top-level key set twice in `text`
+/// (lines that start with `K:`), if any.
+fn duplicate_top_level_key(text: &str) -> Option<String> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let starts_key = line.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let Some((key, _)) = line.split_once(':').filter(|_| starts_key) else {
+            continue;
+        };
+        let key = key.trim_end();
+        if let Some(first) = seen.insert(key, i + 1) {
+            return Some(format!(
+                "duplicate key '{key}' at lines {first} and {}",
+                i + 1
+            ));
+        }
+    }
+    None
+}

@@ -166,10 +166,11 @@ fn system_info(cx: &Ctx<'_>, v: &Value) -> Result<SystemInfoEncryption, ConfigEr
                 opts.insert(key.to_string(), cx.text(&dotted, v)?);
             }
             other => {
-                return Err(cx.invalid(
-                    &format!("{section}.{other}"),
-                    "unknown key (known: enabled, cipher_algorithm, secret_key_strength, chunk_length_kb, key_provider, kmip_host)",
-                ));
+                return Err(ConfigError::UnknownKey {
+                    path: cx.path.to_path_buf(),
+                    key: format!("{section}.{other}"),
+                    known: "enabled, cipher_algorithm, secret_key_strength, chunk_length_kb, key_provider, kmip_host, key_keyspace",
+                });
             }
         }
     }

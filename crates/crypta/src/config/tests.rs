@@ -103,6 +103,22 @@ fn unknown_keys_warn_and_bad_values_name_the_key() {
         assert!(err.contains("/etc/crypta/crypta.yaml"), "{err}");
     }
     assert!(matches!(parse("- a\n- b"), Err(ConfigError::Syntax { .. })));
+    // A key set twice is named with both its lines (the YAML parser would point at the
+    // mapping's first line); a misspelt key under system_info_encryption is refused as such.
+    let err = parse("# c\nmemtable_size_mb: 64\ncommitlog_sync: batch\nmemtable_size_mb: 32\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("duplicate key 'memtable_size_mb' at lines 2 and 4"),
+        "{err}"
+    );
+    let err = parse("system_info_encryption:\n  enabeld: true")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown key 'system_info_encryption.enabeld' (known: enabled,"),
+        "{err}"
+    );
 }
 
 #[test]
