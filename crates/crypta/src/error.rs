@@ -93,6 +93,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The commit log could not be replayed when the engine opened.
+    #[error(
+        "{source}; nothing was changed. To open anyway, losing the records of the segments that cannot be read, set commitlog_ignore_replay_errors: true in crypta.yaml for one start"
+    )]
+    Replay {
+        /// What stopped replay (it names the segment and the offset).
+        #[source]
+        source: crypta_commitlog::CommitLogError,
+    },
     /// A write the engine does not take.
     #[error("cannot write to {table}: {reason}")]
     WriteRefused {

@@ -59,6 +59,10 @@ pub struct Config {
     pub file_cache_size_mb: u32,
     /// `max_hint_window_in_ms`.
     pub max_hint_window: Duration,
+    /// `commitlog_ignore_replay_errors` (Cassandra's `cassandra.commitlog.ignorereplayerrors`
+    /// property): at open, skip a commit log segment that cannot be read, losing its
+    /// records, instead of refusing to open. Off by default; each skip is logged.
+    pub commitlog_ignore_replay_errors: bool,
     /// `system_info_encryption`.
     pub system_info_encryption: SystemInfoEncryption,
     /// `kmip_hosts`: group name to its settings, as hcd.yaml writes them.
@@ -130,6 +134,7 @@ impl Config {
             memtable_size_mb: 64,
             file_cache_size_mb: 64,
             max_hint_window: Duration::from_millis(10_800_000),
+            commitlog_ignore_replay_errors: false,
             system_info_encryption: SystemInfoEncryption {
                 enabled: false,
                 options: default_system_encryption(),
@@ -208,6 +213,9 @@ impl Config {
              # Decoded SSTable chunks kept for point reads, all tables together.\n\
              file_cache_size_in_mb: 64\n\
              max_hint_window_in_ms: 10800000\n\
+             # true for one start to skip commit log segments that cannot be read (their\n\
+             # records are lost; each is logged) rather than refuse to open.\n\
+             commitlog_ignore_replay_errors: false\n\
              \n\
              # Encrypts the commit log, hints, system.batchlog and system.paxos (as in hcd.yaml).\n\
              system_info_encryption:\n    enabled: false\n    cipher_algorithm: AES\n    secret_key_strength: 128\n    chunk_length_kb: 64\n\

@@ -119,6 +119,9 @@ pub(super) fn from_mapping(map: &Mapping, path: &Path, base: &Path) -> Result<Co
                 c.max_hint_window =
                     Duration::from_millis(cx.number(key, v, 0, u64::from(u32::MAX))?)
             }
+            "commitlog_ignore_replay_errors" => {
+                c.commitlog_ignore_replay_errors = cx.boolean(key, v)?
+            }
             "system_info_encryption" => c.system_info_encryption = system_info(&cx, v)?,
             "kmip_hosts" => c.kmip_hosts = kmip_hosts(&cx, v)?,
             other => c

@@ -212,10 +212,13 @@ fn replay(
 ) -> Result<()> {
     let tables = super::table::read(&inner.tables).clone();
     let mut max_ts = 0i64;
+    let options = ReplayOptions {
+        skip_corrupt_segments: inner.config.commitlog_ignore_replay_errors,
+    };
     let report = crypta_commitlog::replay(
         &inner.config.commitlog_directory,
         Some(keys),
-        ReplayOptions::default(),
+        options,
         |pos: Position, record: &[u8]| {
             let muts = mutation::decode(record).map_err(|e| {
                 Box::new(Error::BadRecord {
@@ -242,7 +245,8 @@ fn replay(
             }
             Ok(())
         },
-    )?;
+    )
+    .map_err(|source| Error::Replay { source })?;
     inner
         .clock
         .fetch_max(max_ts, std::sync::atomic::Ordering::AcqRel);
