@@ -49,7 +49,11 @@ pub enum Command {
         /// Key.
         key: String,
     },
-    /// Prints rows in key order, one key<TAB>value per line.
+    /// Prints rows in key order, one key<TAB>value per line (backslash, tab, newline, CR escaped).
+    ///
+    /// Keys and values are escaped so that each row stays on one line: a backslash is written
+    /// `\\`, a tab `\t`, a newline `\n` and a carriage return `\r`; every other byte is written
+    /// as it is (bytes that are not UTF-8 too).
     Scan {
         /// keyspace.table
         table: String,
@@ -63,7 +67,7 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Loads N generated rows (keys key-000000000001..., values of B bytes).
+    /// Loads N generated rows (keys key-000000000000, key-000000000001, ..., values of B bytes).
     Load {
         /// keyspace.table
         table: String,
@@ -89,8 +93,13 @@ pub enum Command {
         /// Rewrite every SSTable, not only outdated ones.
         #[arg(short = 'a', long = "include-all-sstables")]
         include_all: bool,
-        /// Tables rewritten in parallel.
-        #[arg(short = 'j', long = "jobs", default_value_t = 2)]
+        /// Tables rewritten in parallel (at least 1).
+        #[arg(
+            short = 'j',
+            long = "jobs",
+            default_value_t = 2,
+            value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+        )]
         jobs: usize,
         /// Keyspace, then tables.
         names: Vec<String>,
@@ -308,9 +317,9 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
                 bound(end.as_ref(), false),
                 limit,
             )? {
-                out.write_all(&k)?;
+                write_escaped(out, &k)?;
                 out.write_all(b"\t")?;
-                out.write_all(&v)?;
+                write_escaped(out, &v)?;
                 out.write_all(b"\n")?;
             }
         }
@@ -381,6 +390,31 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes `bytes` with backslash, tab, newline and carriage return escaped (`\\`, `\t`, `\n`,
+/// `\r`) and every other byte as it is, so that a scan row stays on one line. None of the four
+/// can be part of a multi-byte UTF-8 sequence, so UTF-8 text stays UTF-8.
+fn write_escaped(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    let mut rest = bytes;
+    while let Some(i) = rest
+        .iter()
+        .position(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        let (plain, special) = rest.split_at(i);
+        out.write_all(plain)?;
+        let Some((&b, tail)) = special.split_first() else {
+            break;
+        };
+        out.write_all(match b {
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => b"\\\\",
+        })?;
+        rest = tail;
+    }
+    out.write_all(rest)
+}
+
 /// `flush ks t1 t2` names tables as `ks t1 t2`; the engine takes `ks.t1`, `ks.t2` (or `ks`).
 fn qualify(names: &[String]) -> Vec<String> {
     match names.split_first() {
@@ -399,6 +433,12 @@ fn qualify(names: &[String]) -> Vec<String> {
     }
 }
 
+/// Rows per batch record of `load`.
+const LOAD_BATCH_ROWS: usize = 256;
+/// Bytes of keys and values per batch record of `load`, at most: well under the half segment a
+/// commit log record may have with the default 32 MiB segments.
+const LOAD_BATCH_BYTES: usize = 4 << 20;
+
 fn load(
     engine: &Engine,
     table: &str,
@@ -408,31 +448,49 @@ fn load(
 ) -> Res<()> {
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let mut value = vec![b'x'; value_size];
-    const BATCH: u64 = 256;
-    let mut i = 0u64;
-    while i < rows {
-        let n = BATCH.min(rows - i);
-        let ops: Vec<crypta::BatchOp> = (i..i + n)
-            .map(|r| {
-                let fill = format!("{r:012}");
-                for (d, s) in value.iter_mut().zip(fill.bytes().cycle()) {
-                    *d = s;
-                }
-                crypta::BatchOp::Put {
-                    table: table.to_string(),
-                    key: format!("key-{r:012}").into_bytes(),
-                    value: value.clone(),
-                }
-            })
-            .collect();
-        engine.batch_unlogged(&ops)?;
-        i += n;
-        if tty && (i.is_multiple_of(BATCH * 64) || i == rows) {
-            let pct = i * 100 / rows.max(1);
+    // A batch is one commit log record, which may hold half a segment: a batch is cut before
+    // it would pass a quarter of a segment (or LOAD_BATCH_BYTES), so that any row that fits a
+    // record on its own loads, alone in its batch if need be.
+    let segment = usize::try_from(engine.config().commitlog_segment_size_mb)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(1 << 20);
+    let max_bytes = LOAD_BATCH_BYTES.min(segment / 4);
+    let mut ops: Vec<crypta::BatchOp> = Vec::with_capacity(LOAD_BATCH_ROWS);
+    let mut bytes = 0usize;
+    let mut written = 0u64;
+    let mut shown = None;
+    let mut write = |ops: &mut Vec<crypta::BatchOp>| -> Res<()> {
+        engine.batch_unlogged(ops)?;
+        written += ops.len() as u64;
+        ops.clear();
+        let pct = written * 100 / rows.max(1);
+        if tty && shown != Some(pct) {
+            shown = Some(pct);
             let bar = "#".repeat((pct / 4) as usize);
-            eprint!("\rload [{bar:<25}] {pct:>3}% {i}/{rows} rows");
+            eprint!("\rload [{bar:<25}] {pct:>3}% {written}/{rows} rows");
         }
+        Ok(())
+    };
+    for r in 0..rows {
+        let key = format!("key-{r:012}").into_bytes();
+        let mut value = format!("{r:012}")
+            .repeat(value_size.div_ceil(12))
+            .into_bytes();
+        value.truncate(value_size);
+        let size = key.len() + value.len();
+        if !ops.is_empty() && (ops.len() >= LOAD_BATCH_ROWS || bytes + size > max_bytes) {
+            write(&mut ops)?;
+            bytes = 0;
+        }
+        bytes += size;
+        ops.push(crypta::BatchOp::Put {
+            table: table.to_string(),
+            key,
+            value,
+        });
+    }
+    if !ops.is_empty() {
+        write(&mut ops)?;
     }
     if tty {
         eprintln!();
@@ -527,4 +585,22 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scan_escaping_keeps_a_row_on_one_line() {
+        let escaped = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            super::write_escaped(&mut out, bytes).unwrap();
+            out
+        };
+        assert_eq!(escaped(b"plain"), b"plain");
+        assert_eq!(escaped(b""), b"");
+        assert_eq!(escaped(b"a\tb\nc\rd\\e\\\\"), b"a\\tb\\nc\\rd\\\\e\\\\\\\\");
+        // Bytes that are not UTF-8 are written as they are; only the four are escaped.
+        assert_eq!(escaped(b"\xff\n\xfe\x00"), b"\xff\\n\xfe\x00");
+        assert_eq!(escaped("é\t".as_bytes()), "é\\t".as_bytes());
+    }
 }

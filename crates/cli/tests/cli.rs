@@ -1,4 +1,4 @@
-//! The binary: init, cql with positioned errors, put/get/delete/scan, DESC, keys, shell.
+//! The binary: init, cql with positioned errors, put/get/delete/scan, DESC, keys, shell, load.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
@@ -6,6 +6,7 @@ mod common;
 use common::{BIN, init, ok, run};
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 #[test]
@@ -134,5 +135,80 @@ fn shell_answers_each_command_as_it_is_done() {
     assert!(
         lines[6].starts_with("error:") && lines[6].contains("ks.nope"),
         "{text}"
+    );
+}
+
+const KEYSPACE: &str =
+    "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}";
+
+/// A fresh directory with keyspace `ks` and an encrypted table `ks.t`; the config path.
+fn with_table(dir: &Path) -> PathBuf {
+    let config = init(dir);
+    ok(&config, &["cql", KEYSPACE]);
+    ok(
+        &config,
+        &[
+            "cql",
+            "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+        ],
+    );
+    config
+}
+
+#[test]
+fn scan_escapes_each_row_onto_one_line_and_get_prints_the_value_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_table(dir.path());
+    ok(&config, &["put", "ks.t", "a\tb", "one\ntwo\r\\three"]);
+    ok(&config, &["put", "ks.t", "b\\n", "tab\there"]);
+    ok(&config, &["put", "ks.t", "c", "plain é"]);
+    assert_eq!(
+        ok(&config, &["scan", "ks.t"]),
+        "a\\tb\tone\\ntwo\\r\\\\three\nb\\\\n\ttab\\there\nc\tplain é\n"
+    );
+    assert_eq!(ok(&config, &["get", "ks.t", "a\tb"]), "one\ntwo\r\\three\n");
+    let help = ok(&config, &["scan", "--help"]);
+    assert!(
+        help.contains(r"a backslash is written `\\`, a tab `\t`, a newline `\n`"),
+        "{help}"
+    );
+}
+
+#[test]
+fn upgradesstables_needs_at_least_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_table(dir.path());
+    let o = run(&config, &["upgradesstables", "-j", "0", "ks"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("'0'") && err.contains("--jobs"), "{err}");
+    assert!(o.stdout.is_empty());
+    let up = ok(&config, &["upgradesstables", "-j", "1", "ks"]);
+    assert!(up.starts_with("upgradesstables: rewrote"), "{up}");
+}
+
+#[test]
+fn load_splits_batches_by_size_and_starts_at_key_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_table(dir.path());
+    // Three 9 MB rows: together more than a commit log record may hold (half a 32 MiB
+    // segment), each alone well within it.
+    let load = ok(
+        &config,
+        &["load", "ks.t", "--rows", "3", "--value-size", "9000000"],
+    );
+    assert!(load.starts_with("loaded 3 rows into ks.t"), "{load}");
+    for r in 0..3 {
+        let v = ok(&config, &["get", "ks.t", &format!("key-{r:012}")]);
+        assert_eq!(v.len(), 9_000_001, "row {r}");
+        assert!(v.starts_with(&format!("{r:012}{r:012}")), "row {r}");
+    }
+    let o = run(&config, &["get", "ks.t", "key-000000000003"]);
+    assert_eq!(o.status.code(), Some(1));
+    // What the help says about the keys is what load writes.
+    let help = ok(&config, &["load", "--help"]);
+    assert!(
+        help.contains("keys key-000000000000, key-000000000001, ..."),
+        "{help}"
     );
 }
