@@ -35,7 +35,8 @@ pub enum Command {
         /// Value.
         value: String,
     },
-    /// Prints the value of KEY (exit status 1 and nothing on stdout when absent).
+    /// Prints the value of KEY as stored (exit status 1 and nothing on stdout when absent, 2 on
+    /// an error).
     Get {
         /// keyspace.table
         table: String,
@@ -188,25 +189,73 @@ struct ShellLine {
     command: Command,
 }
 
+/// The exit status of a command that failed: 2 for `get` (whose 1 means "absent", as grep's
+/// does), 1 for the others.
+pub fn error_status(command: &Command) -> ExitCode {
+    match command {
+        Command::Get { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Reads `config`, with a hint on making one when it does not exist.
+fn load_config(config: &Path) -> Res<Config> {
+    Config::load(config).map_err(|e| -> Box<dyn Error> {
+        match &e {
+            crypta::ConfigError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                format!(
+                    "{e}\n(create one with `crypta init DIR` and pass --config DIR/crypta.yaml)"
+                )
+                .into()
+            }
+            _ => e.into(),
+        }
+    })
+}
+
 fn open(config: &Path) -> Res<Engine> {
-    let cfg = Config::load(config).map_err(|e| {
-        format!("{e}\n(create one with `crypta init DIR` and pass --config DIR/crypta.yaml)")
-    })?;
-    Ok(Engine::open(cfg)?)
+    Ok(Engine::open(load_config(config)?)?)
+}
+
+/// `crypta init DIR`: writes DIR/crypta.yaml, never over an existing one.
+fn init(dir: &Path, out: &mut dyn Write) -> Res<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{} exists and is not a directory: `crypta init` takes the directory to write \
+             crypta.yaml into",
+            dir.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| format!("cannot resolve directory {}: {e}", dir.display()))?;
+    let path = dir.join("crypta.yaml");
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("{} already exists", path.display()).into());
+        }
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display()).into()),
+    };
+    file.write_all(Config::init_yaml(&dir).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    writeln!(out, "wrote {}", path.display())?;
+    Ok(())
 }
 
 /// Runs one command from the command line.
 pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode> {
     match command {
         Command::Init { dir } => {
-            std::fs::create_dir_all(&dir)?;
-            let dir = std::fs::canonicalize(&dir)?;
-            let path = dir.join("crypta.yaml");
-            if path.exists() {
-                return Err(format!("{} already exists", path.display()).into());
-            }
-            std::fs::write(&path, Config::init_yaml(&dir))?;
-            writeln!(out, "wrote {}", path.display())?;
+            init(&dir, out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir, rows } => {
@@ -217,7 +266,7 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
             command: KeysCommand::Check { kmip_host },
         } => {
             // Needs no engine: this is what an operator runs before encrypting anything.
-            let cfg = Config::load(config)?;
+            let cfg = load_config(config)?;
             let group = cfg.kmip_hosts.get(&kmip_host).ok_or_else(|| {
                 format!(
                     "no group {kmip_host} under kmip_hosts in {}",

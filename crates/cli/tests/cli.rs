@@ -1,4 +1,5 @@
-//! The binary: init, cql with positioned errors, put/get/delete/scan, DESC, keys, shell, load.
+//! The binary: init, cql with positioned errors, put/get/delete/scan, DESC, keys, shell, load,
+//! exit statuses and error messages.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
@@ -211,4 +212,89 @@ fn load_splits_batches_by_size_and_starts_at_key_zero() {
         help.contains("keys key-000000000000, key-000000000001, ..."),
         "{help}"
     );
+}
+
+#[test]
+fn init_names_a_path_that_is_not_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = init(dir.path());
+    let o = Command::new(BIN).arg("init").arg(&config).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "{} exists and is not a directory",
+            config.display()
+        )),
+        "{err}"
+    );
+    let o = Command::new(BIN)
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("crypta.yaml already exists"), "{err}");
+}
+
+#[test]
+fn get_exits_1_when_absent_and_2_on_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_table(dir.path());
+    let o = run(&config, &["get", "ks.t", "absent"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty() && o.stderr.is_empty());
+    for (config, args, says) in [
+        (config.as_path(), ["get", "ks.nope", "k"], "ks.nope"),
+        (
+            dir.path().join("missing.yaml").as_path(),
+            ["get", "ks.t", "k"],
+            "missing.yaml",
+        ),
+    ] {
+        let o = run(config, &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("crypta: ") && err.contains(says), "{err}");
+    }
+    let get_help = ok(&config, &["get", "--help"]);
+    assert!(get_help.contains("2 on an error"), "{get_help}");
+    // The other commands: 1 on a problem.
+    for args in [
+        &["put", "ks.nope", "k", "v"][..],
+        &["scan", "ks.nope"],
+        &["verify", "nope"],
+    ] {
+        let o = run(&config, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn config_errors_suggest_init_only_when_the_file_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hint = "create one with `crypta init DIR`";
+    let missing = dir.path().join("missing.yaml");
+    let o = run(&missing, &["scan", "ks.t"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("missing.yaml") && err.contains(hint), "{err}");
+    let o = run(&missing, &["keys", "check", "--kmip-host", "g"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(hint), "{err}");
+
+    let config = init(dir.path());
+    let yaml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        yaml.replace("commitlog_sync: batch", "commitlog_sync: sometimes"),
+    )
+    .unwrap();
+    let o = run(&config, &["scan", "ks.t"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("commitlog_sync"), "{err}");
+    assert!(!err.contains(hint), "{err}");
 }
