@@ -1,17 +1,17 @@
-//! The commands, shared by one-shot invocations and `crypta shell`.
+//! The commands, shared by one-shot invocations and `crypta shell` (`shell.rs`).
 
 use std::error::Error;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use crypta::{Config, Engine, UpgradeOptions};
 use crypta_keys::{KeyId, Timestamp};
 
-type Res<T> = Result<T, Box<dyn Error>>;
+pub type Res<T> = Result<T, Box<dyn Error>>;
 
 /// Every command of the tool.
 #[derive(Debug, Subcommand)]
@@ -116,6 +116,17 @@ pub enum Command {
         command: KeysCommand,
     },
     /// Reads commands, one per line, from stdin against one open engine.
+    ///
+    /// Each line is a command as on the command line, without `crypta` and the options
+    /// (`help` lists them; init, shell and demo are not available). `cql` takes the rest of the
+    /// line as its statement, quoted or not. Blank lines and lines starting with `#` are
+    /// skipped; `exit` or `quit` stops reading.
+    ///
+    /// Each command is answered on stdout as soon as it is done: its output, if any, then
+    /// `ok`; `not found` for a `get` of an absent key; or, when it fails, a single line
+    /// starting with `error: `. The shell goes on with the next line after a failure, and
+    /// exits with status 1 at the end if any command failed (a `get` of an absent key is not a
+    /// failure).
     Shell,
     /// Encrypts sample rows with a local key, reads them back, checks the disk for plaintext.
     Demo {
@@ -179,14 +190,6 @@ pub enum KeysCommand {
         #[arg(long = "kmip-host")]
         kmip_host: String,
     },
-}
-
-/// A command line inside `crypta shell`.
-#[derive(Debug, Parser)]
-#[command(name = "", no_binary_name = true)]
-struct ShellLine {
-    #[command(subcommand)]
-    command: Command,
 }
 
 /// The exit status of a command that failed: 2 for `get` (whose 1 means "absent", as grep's
@@ -283,9 +286,13 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
         }
         Command::Shell => {
             let engine = open(config)?;
-            shell(&engine, out)?;
+            let all_ok = crate::shell::run(&engine, out)?;
             engine.close()?;
-            Ok(ExitCode::SUCCESS)
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         other => {
             let engine = open(config)?;
@@ -294,36 +301,6 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
             Ok(code)
         }
     }
-}
-
-fn shell(engine: &Engine, out: &mut dyn Write) -> Res<()> {
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let line = line?;
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if matches!(trimmed, "exit" | "quit") {
-            break;
-        }
-        let result = crate::words::split(trimmed)
-            .map_err(|e| -> Box<dyn Error> { e.into() })
-            .and_then(|words| ShellLine::try_parse_from(words).map_err(|e| e.to_string().into()))
-            .and_then(|l| match l.command {
-                Command::Shell | Command::Init { .. } | Command::Demo { .. } => {
-                    Err("not available inside crypta shell".into())
-                }
-                c => execute(engine, c, out),
-            });
-        match result {
-            Ok(code) if code == ExitCode::SUCCESS => writeln!(out, "ok")?,
-            Ok(_) => writeln!(out, "not found")?,
-            Err(e) => writeln!(out, "error: {}", e.to_string().trim_end())?,
-        }
-        out.flush()?;
-    }
-    Ok(())
 }
 
 fn bound(b: Option<&String>, inclusive: bool) -> Bound<&[u8]> {

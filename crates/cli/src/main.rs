@@ -5,6 +5,7 @@ mod commands;
 mod cpu;
 mod demo;
 mod logging;
+mod shell;
 mod words;
 
 use std::io::Write;
