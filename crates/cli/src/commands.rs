@@ -1,17 +1,17 @@
-//! The commands, shared by one-shot invocations and `crypta shell`.
+//! The commands, shared by one-shot invocations and `crypta shell` (`shell.rs`).
 
 use std::error::Error;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use crypta::{Config, Engine, UpgradeOptions};
 use crypta_keys::{KeyId, Timestamp};
 
-type Res<T> = Result<T, Box<dyn Error>>;
+pub type Res<T> = Result<T, Box<dyn Error>>;
 
 /// Every command of the tool.
 #[derive(Debug, Subcommand)]
@@ -35,7 +35,8 @@ pub enum Command {
         /// Value.
         value: String,
     },
-    /// Prints the value of KEY (exit status 1 and nothing on stdout when absent).
+    /// Prints the value of KEY as stored (exit status 1 and nothing on stdout when absent, 2 on
+    /// an error).
     Get {
         /// keyspace.table
         table: String,
@@ -49,7 +50,11 @@ pub enum Command {
         /// Key.
         key: String,
     },
-    /// Prints rows in key order, one key<TAB>value per line.
+    /// Prints rows in key order, one key<TAB>value per line (backslash, tab, newline, CR escaped).
+    ///
+    /// Keys and values are escaped so that each row stays on one line: a backslash is written
+    /// `\\`, a tab `\t`, a newline `\n` and a carriage return `\r`; every other byte is written
+    /// as it is (bytes that are not UTF-8 too).
     Scan {
         /// keyspace.table
         table: String,
@@ -63,7 +68,7 @@ pub enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
-    /// Loads N generated rows (keys key-000000000001..., values of B bytes).
+    /// Loads N generated rows (keys key-000000000000, key-000000000001, ..., values of B bytes).
     Load {
         /// keyspace.table
         table: String,
@@ -89,8 +94,13 @@ pub enum Command {
         /// Rewrite every SSTable, not only outdated ones.
         #[arg(short = 'a', long = "include-all-sstables")]
         include_all: bool,
-        /// Tables rewritten in parallel.
-        #[arg(short = 'j', long = "jobs", default_value_t = 2)]
+        /// Tables rewritten in parallel (at least 1).
+        #[arg(
+            short = 'j',
+            long = "jobs",
+            default_value_t = 2,
+            value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+        )]
         jobs: usize,
         /// Keyspace, then tables.
         names: Vec<String>,
@@ -106,6 +116,17 @@ pub enum Command {
         command: KeysCommand,
     },
     /// Reads commands, one per line, from stdin against one open engine.
+    ///
+    /// Each line is a command as on the command line, without `crypta` and the options
+    /// (`help` lists them; init, shell and demo are not available). `cql` takes the rest of the
+    /// line as its statement, quoted or not. Blank lines and lines starting with `#` are
+    /// skipped; `exit` or `quit` stops reading.
+    ///
+    /// Each command is answered on stdout as soon as it is done: its output, if any, then
+    /// `ok`; `not found` for a `get` of an absent key; or, when it fails, a single line
+    /// starting with `error: `. The shell goes on with the next line after a failure, and
+    /// exits with status 1 at the end if any command failed (a `get` of an absent key is not a
+    /// failure).
     Shell,
     /// Encrypts sample rows with a local key, reads them back, checks the disk for plaintext.
     Demo {
@@ -171,33 +192,73 @@ pub enum KeysCommand {
     },
 }
 
-/// A command line inside `crypta shell`.
-#[derive(Debug, Parser)]
-#[command(name = "", no_binary_name = true)]
-struct ShellLine {
-    #[command(subcommand)]
-    command: Command,
+/// The exit status of a command that failed: 2 for `get` (whose 1 means "absent", as grep's
+/// does), 1 for the others.
+pub fn error_status(command: &Command) -> ExitCode {
+    match command {
+        Command::Get { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// Reads `config`, with a hint on making one when it does not exist.
+fn load_config(config: &Path) -> Res<Config> {
+    Config::load(config).map_err(|e| -> Box<dyn Error> {
+        match &e {
+            crypta::ConfigError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                format!(
+                    "{e}\n(create one with `crypta init DIR` and pass --config DIR/crypta.yaml)"
+                )
+                .into()
+            }
+            _ => e.into(),
+        }
+    })
 }
 
 fn open(config: &Path) -> Res<Engine> {
-    let cfg = Config::load(config).map_err(|e| {
-        format!("{e}\n(create one with `crypta init DIR` and pass --config DIR/crypta.yaml)")
-    })?;
-    Ok(Engine::open(cfg)?)
+    Ok(Engine::open(load_config(config)?)?)
+}
+
+/// `crypta init DIR`: writes DIR/crypta.yaml, never over an existing one.
+fn init(dir: &Path, out: &mut dyn Write) -> Res<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{} exists and is not a directory: `crypta init` takes the directory to write \
+             crypta.yaml into",
+            dir.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir)
+        .map_err(|e| format!("cannot resolve directory {}: {e}", dir.display()))?;
+    let path = dir.join("crypta.yaml");
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("{} already exists", path.display()).into());
+        }
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display()).into()),
+    };
+    file.write_all(Config::init_yaml(&dir).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    writeln!(out, "wrote {}", path.display())?;
+    Ok(())
 }
 
 /// Runs one command from the command line.
 pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode> {
     match command {
         Command::Init { dir } => {
-            std::fs::create_dir_all(&dir)?;
-            let dir = std::fs::canonicalize(&dir)?;
-            let path = dir.join("crypta.yaml");
-            if path.exists() {
-                return Err(format!("{} already exists", path.display()).into());
-            }
-            std::fs::write(&path, Config::init_yaml(&dir))?;
-            writeln!(out, "wrote {}", path.display())?;
+            init(&dir, out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dir, rows } => {
@@ -208,7 +269,7 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
             command: KeysCommand::Check { kmip_host },
         } => {
             // Needs no engine: this is what an operator runs before encrypting anything.
-            let cfg = Config::load(config)?;
+            let cfg = load_config(config)?;
             let group = cfg.kmip_hosts.get(&kmip_host).ok_or_else(|| {
                 format!(
                     "no group {kmip_host} under kmip_hosts in {}",
@@ -225,9 +286,13 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
         }
         Command::Shell => {
             let engine = open(config)?;
-            shell(&engine, out)?;
+            let all_ok = crate::shell::run(&engine, out)?;
             engine.close()?;
-            Ok(ExitCode::SUCCESS)
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         other => {
             let engine = open(config)?;
@@ -236,36 +301,6 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
             Ok(code)
         }
     }
-}
-
-fn shell(engine: &Engine, out: &mut dyn Write) -> Res<()> {
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let line = line?;
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if matches!(trimmed, "exit" | "quit") {
-            break;
-        }
-        let result = crate::words::split(trimmed)
-            .map_err(|e| -> Box<dyn Error> { e.into() })
-            .and_then(|words| ShellLine::try_parse_from(words).map_err(|e| e.to_string().into()))
-            .and_then(|l| match l.command {
-                Command::Shell | Command::Init { .. } | Command::Demo { .. } => {
-                    Err("not available inside crypta shell".into())
-                }
-                c => execute(engine, c, out),
-            });
-        match result {
-            Ok(code) if code == ExitCode::SUCCESS => writeln!(out, "ok")?,
-            Ok(_) => writeln!(out, "not found")?,
-            Err(e) => writeln!(out, "error: {}", e.to_string().trim_end())?,
-        }
-        out.flush()?;
-    }
-    Ok(())
 }
 
 fn bound(b: Option<&String>, inclusive: bool) -> Bound<&[u8]> {
@@ -308,9 +343,9 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
                 bound(end.as_ref(), false),
                 limit,
             )? {
-                out.write_all(&k)?;
+                write_escaped(out, &k)?;
                 out.write_all(b"\t")?;
-                out.write_all(&v)?;
+                write_escaped(out, &v)?;
                 out.write_all(b"\n")?;
             }
         }
@@ -381,6 +416,31 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes `bytes` with backslash, tab, newline and carriage return escaped (`\\`, `\t`, `\n`,
+/// `\r`) and every other byte as it is, so that a scan row stays on one line. None of the four
+/// can be part of a multi-byte UTF-8 sequence, so UTF-8 text stays UTF-8.
+fn write_escaped(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    let mut rest = bytes;
+    while let Some(i) = rest
+        .iter()
+        .position(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        let (plain, special) = rest.split_at(i);
+        out.write_all(plain)?;
+        let Some((&b, tail)) = special.split_first() else {
+            break;
+        };
+        out.write_all(match b {
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => b"\\\\",
+        })?;
+        rest = tail;
+    }
+    out.write_all(rest)
+}
+
 /// `flush ks t1 t2` names tables as `ks t1 t2`; the engine takes `ks.t1`, `ks.t2` (or `ks`).
 fn qualify(names: &[String]) -> Vec<String> {
     match names.split_first() {
@@ -399,6 +459,12 @@ fn qualify(names: &[String]) -> Vec<String> {
     }
 }
 
+/// Rows per batch record of `load`.
+const LOAD_BATCH_ROWS: usize = 256;
+/// Bytes of keys and values per batch record of `load`, at most: well under the half segment a
+/// commit log record may have with the default 32 MiB segments.
+const LOAD_BATCH_BYTES: usize = 4 << 20;
+
 fn load(
     engine: &Engine,
     table: &str,
@@ -408,31 +474,49 @@ fn load(
 ) -> Res<()> {
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let mut value = vec![b'x'; value_size];
-    const BATCH: u64 = 256;
-    let mut i = 0u64;
-    while i < rows {
-        let n = BATCH.min(rows - i);
-        let ops: Vec<crypta::BatchOp> = (i..i + n)
-            .map(|r| {
-                let fill = format!("{r:012}");
-                for (d, s) in value.iter_mut().zip(fill.bytes().cycle()) {
-                    *d = s;
-                }
-                crypta::BatchOp::Put {
-                    table: table.to_string(),
-                    key: format!("key-{r:012}").into_bytes(),
-                    value: value.clone(),
-                }
-            })
-            .collect();
-        engine.batch_unlogged(&ops)?;
-        i += n;
-        if tty && (i.is_multiple_of(BATCH * 64) || i == rows) {
-            let pct = i * 100 / rows.max(1);
+    // A batch is one commit log record, which may hold half a segment: a batch is cut before
+    // it would pass a quarter of a segment (or LOAD_BATCH_BYTES), so that any row that fits a
+    // record on its own loads, alone in its batch if need be.
+    let segment = usize::try_from(engine.config().commitlog_segment_size_mb)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(1 << 20);
+    let max_bytes = LOAD_BATCH_BYTES.min(segment / 4);
+    let mut ops: Vec<crypta::BatchOp> = Vec::with_capacity(LOAD_BATCH_ROWS);
+    let mut bytes = 0usize;
+    let mut written = 0u64;
+    let mut shown = None;
+    let mut write = |ops: &mut Vec<crypta::BatchOp>| -> Res<()> {
+        engine.batch_unlogged(ops)?;
+        written += ops.len() as u64;
+        ops.clear();
+        let pct = written * 100 / rows.max(1);
+        if tty && shown != Some(pct) {
+            shown = Some(pct);
             let bar = "#".repeat((pct / 4) as usize);
-            eprint!("\rload [{bar:<25}] {pct:>3}% {i}/{rows} rows");
+            eprint!("\rload [{bar:<25}] {pct:>3}% {written}/{rows} rows");
         }
+        Ok(())
+    };
+    for r in 0..rows {
+        let key = format!("key-{r:012}").into_bytes();
+        let mut value = format!("{r:012}")
+            .repeat(value_size.div_ceil(12))
+            .into_bytes();
+        value.truncate(value_size);
+        let size = key.len() + value.len();
+        if !ops.is_empty() && (ops.len() >= LOAD_BATCH_ROWS || bytes + size > max_bytes) {
+            write(&mut ops)?;
+            bytes = 0;
+        }
+        bytes += size;
+        ops.push(crypta::BatchOp::Put {
+            table: table.to_string(),
+            key,
+            value,
+        });
+    }
+    if !ops.is_empty() {
+        write(&mut ops)?;
     }
     if tty {
         eprintln!();
@@ -533,4 +617,22 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scan_escaping_keeps_a_row_on_one_line() {
+        let escaped = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            super::write_escaped(&mut out, bytes).unwrap();
+            out
+        };
+        assert_eq!(escaped(b"plain"), b"plain");
+        assert_eq!(escaped(b""), b"");
+        assert_eq!(escaped(b"a\tb\nc\rd\\e\\\\"), b"a\\tb\\nc\\rd\\\\e\\\\\\\\");
+        // Bytes that are not UTF-8 are written as they are; only the four are escaped.
+        assert_eq!(escaped(b"\xff\n\xfe\x00"), b"\xff\\n\xfe\x00");
+        assert_eq!(escaped("é\t".as_bytes()), "é\\t".as_bytes());
+    }
 }

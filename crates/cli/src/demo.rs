@@ -37,7 +37,8 @@ pub fn run(dir: Option<PathBuf>, rows: u64, out: &mut dyn Write) -> Result<(), B
     let tmp;
     let dir = match dir {
         Some(d) => {
-            std::fs::create_dir_all(&d)?;
+            std::fs::create_dir_all(&d)
+                .map_err(|e| format!("cannot create directory {}: {e}", d.display()))?;
             d
         }
         None => {

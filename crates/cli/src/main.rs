@@ -5,6 +5,7 @@ mod commands;
 mod cpu;
 mod demo;
 mod logging;
+mod shell;
 mod words;
 
 use std::io::Write;
@@ -33,12 +34,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
     let mut out = std::io::stdout().lock();
+    let failed = commands::error_status(&cli.command);
     let code = match commands::run(&cli.config, cli.command, &mut out) {
         Ok(code) => code,
         Err(e) => {
             let _ = out.flush();
             eprintln!("crypta: {e}");
-            ExitCode::FAILURE
+            failed
         }
     };
     let _ = out.flush();

@@ -48,9 +48,54 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The words of a `crypta shell` command line: as [`split`], except that `cql` followed by an
+/// unquoted statement takes the rest of the line, as it is, as that statement (CQL has quotes
+/// of its own). A quoted statement (`cql "..."`) and options (`cql --help`) are split as usual.
+pub fn command_words(line: &str) -> Result<Vec<String>, String> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("cql")
+        && rest.starts_with(char::is_whitespace)
+    {
+        let statement = rest.trim();
+        if !statement.starts_with(['"', '\'', '-']) {
+            return Ok(vec!["cql".to_string(), statement.to_string()]);
+        }
+    }
+    split(line)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{command_words, split};
+
+    #[test]
+    fn cql_takes_the_rest_of_the_line() {
+        let stmt = "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor'}";
+        assert_eq!(
+            command_words(&format!("cql {stmt}")).unwrap(),
+            ["cql", stmt]
+        );
+        assert_eq!(
+            command_words(&format!("  cql \t {stmt}  ")).unwrap(),
+            ["cql", stmt]
+        );
+        assert_eq!(
+            command_words(&format!("cql \"{stmt}\"")).unwrap(),
+            ["cql", stmt]
+        );
+        assert_eq!(
+            command_words("cql 'DESC TABLE ks.t'").unwrap(),
+            ["cql", "DESC TABLE ks.t"]
+        );
+        assert_eq!(command_words("cql --help").unwrap(), ["cql", "--help"]);
+        assert_eq!(command_words("cql").unwrap(), ["cql"]);
+        // Only the command `cql`, not a word that starts with it.
+        assert_eq!(command_words("cqlx a 'b c'").unwrap(), ["cqlx", "a", "b c"]);
+        assert_eq!(
+            command_words("put ks.t k 'a b'").unwrap(),
+            ["put", "ks.t", "k", "a b"]
+        );
+    }
 
     #[test]
     fn quotes_and_spaces() {
