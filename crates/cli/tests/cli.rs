@@ -24,7 +24,7 @@ fn newcomer_session() {
         ],
     );
     // system_info_encryption is off in the embedded default: creating an encrypted table
-    // says, on stderr, that its rows stay in plaintext in the commit log until flushed.
+    // says, on stderr, that its rows stay in plaintext in the commit log for a while.
     let o = run(
         &config,
         &[
