@@ -38,6 +38,12 @@ pub fn verify(
 
 pub(crate) fn verify_table(t: &Arc<Inner>) -> Result<VerifyReport, SstableError> {
     let m = t.manifest();
+    // Every frame decodes (in order, so that the first bad one is the one reported, at its
+    // own offset), then the data section's checksum covers any byte between them.
+    let mut buf = None;
+    for i in 0..t.chunks() {
+        buf = Some(t.chunk(i, false, buf)?);
+    }
     // The data section's checksum (open checks all the others).
     let data = usize::try_from(m.data.offset)
         .ok()
@@ -59,11 +65,6 @@ pub(crate) fn verify_table(t: &Arc<Inner>) -> Result<VerifyReport, SstableError>
             expected: m.data.crc,
             actual,
         });
-    }
-    // Every frame decodes (in order, so that the first bad one is the one reported).
-    let mut buf = None;
-    for i in 0..t.chunks() {
-        buf = Some(t.chunk(i, false, buf)?);
     }
     // Every entry: in order, indexed where the index says, in the filter; the counts, keys
     // and timestamps the manifest and summary record.

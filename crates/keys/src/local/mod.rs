@@ -326,7 +326,11 @@ impl KeyProvider for LocalKeyProvider {
             }),
             None => Err(KeyError::NotFound {
                 key_id: id.clone(),
-                provider: self.describe(),
+                provider: match self.path.exists() {
+                    true => self.describe(),
+                    // Say so: a deleted or moved key file is the likely cause.
+                    false => format!("{} (the file does not exist)", self.describe()),
+                },
             }),
         }
     }

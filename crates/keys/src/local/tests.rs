@@ -96,6 +96,13 @@ fn destroy_needs_revoke_first_and_then_reads_fail_clearly() {
         p.key_by_id(&unknown).unwrap_err(),
         KeyError::NotFound { .. }
     ));
+    let err = p.key_by_id(&unknown).unwrap_err().to_string();
+    assert!(!err.contains("does not exist"), "{err}");
+    // A process that finds no key file at all says so when asked for a key.
+    fs::remove_file(p.path()).unwrap();
+    let fresh = provider(&dir);
+    let err = fresh.key_by_id(k.id()).unwrap_err().to_string();
+    assert!(err.contains("(the file does not exist)"), "{err}");
 }
 
 #[test]
