@@ -112,3 +112,45 @@ fn periodic_mode_returns_at_once_and_syncs_in_the_background() {
     }
     log.close().unwrap();
 }
+
+/// `seal_active` ends the active segment (written out, sealed) in every sync mode, so that
+/// `discard_up_to` the position after it deletes it; appends go on in a new segment, and a
+/// log with nothing in its active segment has nothing to seal.
+#[test]
+fn seal_active_lets_the_active_segment_be_discarded() {
+    for sync in [
+        SyncMode::Periodic(Duration::from_secs(60)),
+        SyncMode::Batch,
+        SyncMode::Group(Duration::ZERO),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = CommitLog::open(
+            dir.path(),
+            config(sync, CompressionOptions::default(), 1 << 20),
+            None,
+        )
+        .unwrap();
+        let first: Vec<_> = (0..10)
+            .map(|n| log.append(&record(n, 100)).unwrap())
+            .collect();
+        let active = log.segments();
+        assert_eq!(active.len(), 1, "{sync:?}");
+        log.seal_active().unwrap();
+        let after = log.current_position();
+        assert_eq!(after.segment, first[0].segment + 1, "{sync:?}");
+        assert_eq!(after.offset, 0, "{sync:?}");
+        let removed = log.discard_up_to(after).unwrap();
+        assert_eq!(removed, active, "{sync:?}");
+        assert!(!active[0].exists(), "{sync:?}");
+        // Nothing appended since: nothing to seal, nothing changes.
+        log.seal_active().unwrap();
+        assert_eq!(log.current_position(), after, "{sync:?}");
+        let r = record(99, 100);
+        let p = log.append(&r).unwrap();
+        assert_eq!(p.segment, after.segment, "{sync:?}");
+        log.sync().unwrap();
+        drop(log);
+        let (got, _) = collect(dir.path(), None, ReplayOptions::default()).unwrap();
+        assert_eq!(got, vec![(p, r)], "{sync:?}");
+    }
+}

@@ -177,3 +177,44 @@ fn dse_docs_system_key_file_tables() {
     assert_eq!(e.get("ks.encryption_test", b"k7").unwrap().unwrap(), SECRET);
     assert_eq!(e.get("ks.other", b"k499").unwrap().unwrap(), SECRET);
 }
+
+/// With system_info_encryption off (the embedded default), an encrypted table's rows sit in
+/// plaintext in the commit log until the segment holding them is deleted: after they are
+/// flushed, a clean close deletes the active segment too, so nothing of them is left.
+#[test]
+fn a_clean_close_leaves_no_commit_log_plaintext_without_system_info_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = \
+         {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+    )
+    .unwrap();
+    for i in 0..100u32 {
+        let mut v = SECRET.to_vec();
+        v.extend_from_slice(format!(" {i}").as_bytes());
+        e.put("ks.t", format!("k{i:03}").as_bytes(), &v).unwrap();
+    }
+    // Before the close, the commit log holds them in plaintext: the point of the warning.
+    let before = files_containing(&dir.path().join("commitlog"), SECRET);
+    assert!(!before.is_empty());
+    e.close().unwrap();
+    assert_eq!(
+        files_containing(dir.path(), SECRET),
+        Vec::<std::path::PathBuf>::new()
+    );
+    let e = open(dir.path(), false);
+    for i in 0..100u32 {
+        let v = e
+            .get("ks.t", format!("k{i:03}").as_bytes())
+            .unwrap()
+            .unwrap();
+        assert!(v.starts_with(SECRET));
+    }
+    // Rows written after the reopen and not flushed stay in the log until then.
+    e.put("ks.t", b"late", SECRET).unwrap();
+    drop(e);
+    let e = open(dir.path(), false);
+    assert_eq!(e.get("ks.t", b"late").unwrap(), Some(SECRET.to_vec()));
+}

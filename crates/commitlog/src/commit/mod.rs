@@ -209,6 +209,40 @@ impl CommitLog {
         self.shared.wait_durable(end)
     }
 
+    /// Ends the active segment if it holds records: the writer thread writes out what is
+    /// queued, seals the segment and syncs, and the next append starts a new segment. Once
+    /// the engine has flushed everything before [`CommitLog::current_position`],
+    /// [`CommitLog::discard_up_to`] with that position then deletes it too (an engine's clean
+    /// close does, so that no segment outlives the rows it held).
+    pub fn seal_active(&self) -> Result<(), CommitLogError> {
+        let sh = &self.shared;
+        let sealed = {
+            let mut st = lock(&sh.state);
+            st.check()?;
+            let Some(sealed) = st.end_segment() else {
+                return Ok(());
+            };
+            st.seal_wanted = true;
+            sh.wake_writer(&mut st);
+            sealed
+        };
+        // The writer thread moves the segment to the sealed set once its seal is written.
+        loop {
+            if lock(&sh.io).sealed.contains_key(&sealed) {
+                return Ok(());
+            }
+            let mut st = lock(&sh.state);
+            st.failed()?;
+            if st.writer_gone {
+                return Err(CommitLogError::Closed);
+            }
+            let _ = sh
+                .done
+                .wait_timeout(st, std::time::Duration::from_millis(1))
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// Where the next record will go. Once the engine has flushed everything appended
     /// before this position, [`CommitLog::discard_up_to`] with it frees the segments.
     pub fn current_position(&self) -> Position {

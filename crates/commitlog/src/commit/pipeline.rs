@@ -83,7 +83,9 @@ impl Shared {
                         // Nothing to make durable this period.
                         next_sync = period.map(|p| Instant::now() + p);
                     }
-                    let sync = st.sync_wanted > st.durable || (due && st.durable < st.lsn);
+                    let sync = st.sync_wanted > st.durable
+                        || (due && st.durable < st.lsn)
+                        || st.seal_wanted;
                     if sync || st.pending >= chunk {
                         if sync && let Some(w) = window {
                             // Group mode: let more appends join this fsync.
@@ -94,6 +96,7 @@ impl Shared {
                                 continue;
                             }
                         }
+                        st.seal_wanted = false;
                         let (runs, upto, bufs) = st.take_ticketed(sync, chunk);
                         break Job::Encode(runs, upto, bufs, sync);
                     }

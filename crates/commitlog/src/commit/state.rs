@@ -87,6 +87,9 @@ pub(super) struct State {
     pub encoded: BTreeMap<u64, Batch>,
     /// An append is encoding a batch ahead.
     pub helping: bool,
+    /// [`CommitLog::seal_active`](super::CommitLog::seal_active) waits for the writer thread
+    /// to write out the segment it sealed.
+    pub seal_wanted: bool,
 }
 
 impl fmt::Debug for State {
@@ -130,6 +133,7 @@ impl State {
             next_write: 0,
             encoded: BTreeMap::new(),
             helping: false,
+            seal_wanted: false,
         }
     }
 
@@ -196,9 +200,8 @@ impl State {
     /// Appends one framed record; returns its position and the lsn after it.
     pub fn append(&mut self, header: &[u8], data: &[u8]) -> (Position, u64) {
         let need = (header.len() + data.len()) as u64;
-        if self.seg_len > 0 && self.seg_len + need > self.segment_size {
-            self.seal_segment();
-            self.segment += 1;
+        if self.seg_len + need > self.segment_size {
+            self.end_segment();
         }
         let pos = self.position();
         let segment = self.segment;
@@ -220,6 +223,18 @@ impl State {
         self.lsn += need;
         self.pending += need as usize;
         (pos, self.lsn)
+    }
+
+    /// Seals the current segment if it holds records and moves appends to the next one;
+    /// returns the sealed segment's id.
+    pub fn end_segment(&mut self) -> Option<u64> {
+        if self.seg_len == 0 {
+            return None;
+        }
+        let sealed = self.segment;
+        self.seal_segment();
+        self.segment += 1;
+        Some(sealed)
     }
 
     /// Marks the current segment complete; later appends go to a new one.

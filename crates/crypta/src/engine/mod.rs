@@ -358,6 +358,12 @@ impl Engine {
         self.inner.stop_worker();
         self.flush(&[])?;
         self.inner.closed.store(true, Ordering::SeqCst);
+        // Everything is in SSTables now: end the active segment too and delete it with the
+        // others, so that no segment outlives the rows it held (in plaintext, with
+        // system_info_encryption off). A table that could not flush (unavailable) keeps the
+        // segments its rows are in.
+        self.inner.commitlog.seal_active()?;
+        self.inner.discard_commitlog()?;
         self.inner.commitlog.sync()?;
         self.inner.hints.flush()?;
         Ok(())
@@ -873,9 +879,9 @@ impl Inner {
                             log::warn!(
                                 "{}.{} is encrypted, but system_info_encryption is disabled: its \
                                  rows stay in plaintext in the commit log ({}) until the segment \
-                                 holding them is deleted (a flush deletes full segments only; \
-                                 the last one goes when the engine next opens), and in hints; \
-                                 enable system_info_encryption in crypta.yaml to encrypt them",
+                                 holding them is deleted (once flushed: full segments at once, \
+                                 the last one when the engine closes), and in hints; enable \
+                                 system_info_encryption in crypta.yaml to encrypt them",
                                 def.keyspace,
                                 def.name,
                                 self.config.commitlog_directory.display()
