@@ -64,3 +64,16 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 
 pub const KS: &str =
     "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}";
+
+/// An engine on `dir` (`system_info_encryption` as given) with keyspace `ks` and table
+/// `ks.t` under `Encryptor` AES-128 CBC.
+pub fn open_with_cbc_table(dir: &Path, system_encryption: bool) -> Engine {
+    let e = open(dir, system_encryption);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = \
+         {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+    )
+    .unwrap();
+    e
+}

@@ -5,19 +5,13 @@
 
 mod common;
 
-use common::{KS, open};
+use common::open_with_cbc_table;
 use crypta_keys::KeyManager;
 
 #[test]
 fn forced_destroy_evicts_cached_plaintext() {
     let dir = tempfile::tempdir().unwrap();
-    let e = open(dir.path(), false);
-    e.execute_cql(KS).unwrap();
-    e.execute_cql(
-        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = \
-         {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
-    )
-    .unwrap();
+    let e = open_with_cbc_table(dir.path(), false);
     for i in 0..500u32 {
         e.put(
             "ks.t",

@@ -6,7 +6,7 @@ mod common;
 
 use std::ops::Bound;
 
-use common::{KS, files_containing, open};
+use common::{KS, files_containing, open, open_with_cbc_table};
 
 const SECRET: &[u8] = b"SECRET-MARKER-7f3a9c";
 const CONTROL: &[u8] = b"CONTROL-MARKER-0b1d2e";
@@ -184,13 +184,7 @@ fn dse_docs_system_key_file_tables() {
 #[test]
 fn a_clean_close_leaves_no_commit_log_plaintext_without_system_info_encryption() {
     let dir = tempfile::tempdir().unwrap();
-    let e = open(dir.path(), false);
-    e.execute_cql(KS).unwrap();
-    e.execute_cql(
-        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = \
-         {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
-    )
-    .unwrap();
+    let e = open_with_cbc_table(dir.path(), false);
     for i in 0..100u32 {
         let mut v = SECRET.to_vec();
         v.extend_from_slice(format!(" {i}").as_bytes());
