@@ -85,6 +85,9 @@ struct Io {
     active: Option<Active>,
     /// Complete segments on disk, by id.
     sealed: BTreeMap<u64, PathBuf>,
+    /// The newest segment discarded so far (segments are sealed in id order, so every one
+    /// up to it was sealed).
+    discarded_through: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -138,6 +141,7 @@ impl CommitLog {
                     times: None,
                 }),
                 sealed: existing.into_iter().collect(),
+                discarded_through: None,
             }),
             codec,
         });
@@ -226,10 +230,16 @@ impl CommitLog {
             sh.wake_writer(&mut st);
             sealed
         };
-        // The writer thread moves the segment to the sealed set once its seal is written.
+        // The writer thread moves the segment to the sealed set once its seal is written
+        // (where a `discard_up_to` meanwhile may already have deleted it).
         loop {
-            if lock(&sh.io).sealed.contains_key(&sealed) {
-                return Ok(());
+            {
+                let io = lock(&sh.io);
+                if io.sealed.contains_key(&sealed)
+                    || io.discarded_through.is_some_and(|d| d >= sealed)
+                {
+                    return Ok(());
+                }
             }
             let mut st = lock(&sh.state);
             st.failed()?;
@@ -256,9 +266,11 @@ impl CommitLog {
         let doomed: Vec<PathBuf> = {
             let mut io = lock(&self.shared.io);
             let keep = io.sealed.split_off(&position.segment);
-            std::mem::replace(&mut io.sealed, keep)
-                .into_values()
-                .collect()
+            let doomed = std::mem::replace(&mut io.sealed, keep);
+            if let Some((&newest, _)) = doomed.last_key_value() {
+                io.discarded_through = Some(newest);
+            }
+            doomed.into_values().collect()
         };
         for path in &doomed {
             remove_log_file(path)?;
