@@ -13,17 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use crypta_commitlog::{CommitLog, ReplayOptions, SyncMode};
-use crypta_compression::CompressionOptions;
 
 #[test]
 fn discard_up_to_deletes_only_segments_before_the_position() {
     let dir = tempfile::tempdir().unwrap();
-    let log = CommitLog::open(
-        dir.path(),
-        config(SyncMode::Batch, CompressionOptions::default(), 4096),
-        None,
-    )
-    .unwrap();
+    let log = open_plain(dir.path(), SyncMode::Batch, 4096);
     let mut written = Vec::new();
     for n in 0..60 {
         let r = record(n, 200);
@@ -66,12 +60,7 @@ fn discard_up_to_deletes_only_segments_before_the_position() {
     log.close().unwrap();
 
     // A restart after discarding everything still gets higher ids.
-    let log = CommitLog::open(
-        dir.path(),
-        config(SyncMode::Batch, CompressionOptions::default(), 4096),
-        None,
-    )
-    .unwrap();
+    let log = open_plain(dir.path(), SyncMode::Batch, 4096);
     let p = log.append(b"after restart").unwrap();
     assert!(p > now, "{p:?} after {now:?}");
     log.close().unwrap();
@@ -124,12 +113,7 @@ fn seal_active_lets_the_active_segment_be_discarded() {
         SyncMode::Group(Duration::ZERO),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let log = CommitLog::open(
-            dir.path(),
-            config(sync, CompressionOptions::default(), 1 << 20),
-            None,
-        )
-        .unwrap();
+        let log = open_plain(dir.path(), sync, 1 << 20);
         let first: Vec<_> = (0..10)
             .map(|n| log.append(&record(n, 100)).unwrap())
             .collect();

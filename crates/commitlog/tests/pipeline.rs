@@ -23,7 +23,6 @@ use common::*;
 use crypta_commitlog::{
     CommitLog, CommitLogConfig, LogFile, LogStorage, OsStorage, ReplayOptions, SyncMode,
 };
-use crypta_compression::CompressionOptions;
 
 /// Real files whose appends wait while a gate is closed.
 #[derive(Debug, Default)]
@@ -175,12 +174,7 @@ fn appends_wait_at_the_queue_bound_and_the_writer_thread_never_outlives_the_log(
     ] {
         for close in [true, false] {
             let dir = tempfile::tempdir().unwrap();
-            let log = CommitLog::open(
-                dir.path(),
-                config(sync, CompressionOptions::default(), 1 << 20),
-                None,
-            )
-            .unwrap();
+            let log = open_plain(dir.path(), sync, 1 << 20);
             for n in 0..50 {
                 log.append(&record(n, 300)).unwrap();
             }

@@ -175,12 +175,7 @@ fn encrypting_without_a_key_provider_is_refused() {
 #[test]
 fn records_larger_than_half_a_segment_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let log = CommitLog::open(
-        dir.path(),
-        config(SyncMode::Batch, CompressionOptions::default(), 8192),
-        None,
-    )
-    .unwrap();
+    let log = open_plain(dir.path(), SyncMode::Batch, 8192);
     let err = log.append(&[0; 5000]).unwrap_err();
     assert!(
         matches!(

@@ -152,12 +152,7 @@ fn encrypting_lz4_last_record_spanning_chunks_closed() {
 fn a_segment_torn_while_its_header_was_written_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let logdir = dir.path().join("cl");
-    let log = CommitLog::open(
-        &logdir,
-        config(SyncMode::Batch, CompressionOptions::default(), 1 << 20),
-        None,
-    )
-    .unwrap();
+    let log = open_plain(&logdir, SyncMode::Batch, 1 << 20);
     let r = record(1, 100);
     let p = log.append(&r).unwrap();
     log.close().unwrap();
@@ -168,12 +163,7 @@ fn a_segment_torn_while_its_header_was_written_is_dropped() {
     let (got, report) = collect(&logdir, None, ReplayOptions::default()).unwrap();
     assert_eq!(got, vec![(p, r.clone())]);
     assert_eq!(report.torn_tail.unwrap().offset, 0);
-    let log = CommitLog::open(
-        &logdir,
-        config(SyncMode::Batch, CompressionOptions::default(), 1 << 20),
-        None,
-    )
-    .unwrap();
+    let log = open_plain(&logdir, SyncMode::Batch, 1 << 20);
     assert!(!torn.exists(), "recovery deletes it");
     log.close().unwrap();
     let (got, report) = collect(&logdir, None, ReplayOptions::default()).unwrap();

@@ -52,6 +52,16 @@ pub fn config(
     }
 }
 
+/// A plaintext log in `dir` with `sync` and segments of `segment_size` bytes.
+pub fn open_plain(dir: &Path, sync: SyncMode, segment_size: u64) -> crypta_commitlog::CommitLog {
+    crypta_commitlog::CommitLog::open(
+        dir,
+        config(sync, CompressionOptions::default(), segment_size),
+        None,
+    )
+    .unwrap()
+}
+
 /// A record whose content says its number and has `len` bytes.
 pub fn record(n: u64, len: usize) -> Vec<u8> {
     let mut v = n.to_le_bytes().to_vec();

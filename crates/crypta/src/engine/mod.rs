@@ -221,15 +221,11 @@ impl Engine {
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        if limit == Some(0) {
-            self.inner.table(table)?.usable()?;
-            return Ok(out);
-        }
         for row in self.range(table, start, end)? {
-            out.push(row?);
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
+            out.push(row?);
         }
         Ok(out)
     }
