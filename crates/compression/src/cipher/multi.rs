@@ -80,7 +80,8 @@ impl<BS: ArraySize> BlockCipherEncClosure for CbcLanes<'_, '_, BS> {
             .chunks_mut(width)
             .zip(self.blocks.chunks_mut(width))
         {
-            if width > 1 && chains.len() * PAR_MIN_FILL >= width {
+            let min_lanes = width.div_ceil(PAR_MIN_FILL).clamp(2, PAR_LANES_ENOUGH);
+            if width > 1 && chains.len() >= min_lanes {
                 par_group(backend, chains, blocks);
             } else {
                 lane_by_lane(backend, chains, blocks);
@@ -90,11 +91,18 @@ impl<BS: ArraySize> BlockCipherEncClosure for CbcLanes<'_, '_, BS> {
 }
 
 /// A group of lanes goes through `encrypt_par_blocks` when it fills at least 1/this of the
-/// backend's width (a parallel call costs about the same however many lanes carry data).
-/// Measured, AES-128, 64 KiB lanes, MB/s in all: one chain alone 1,100; with AES-NI (width
-/// 8) 2 lanes 1,450 and 8 lanes 3,000; with VAES (width 30) 8 lanes 2,260, 16 lanes 3,360, 30
-/// lanes 4,000, so that parallel calls pay from about 5 lanes (5 × 6 = 30).
+/// backend's width (a parallel call costs about the same however many lanes carry data), or
+/// has [`PAR_LANES_ENOUGH`] lanes, and at least 2. Measured, AES-128, 64 KiB lanes, MB/s in
+/// all: one chain alone 1,100 to 1,350; with AES-NI (width 8) 2 lanes 1,450 and 8 lanes
+/// 3,000; with VAES-256 (width 30) 8 lanes 2,260, 16 lanes 3,360, 30 lanes 4,000, so that
+/// parallel calls paid from about 5 lanes (5 × 6 = 30). (Those figures predate the word-wise
+/// XOR of `xor_in_place`, which sped up the lane gathering.)
 const PAR_MIN_FILL: usize = 6;
+
+/// Lanes from which a parallel call pays whatever the width. VAES-512 (width 64, AMD Zen 4),
+/// with the word-wise XOR: one chain alone 1,353 MB/s; through parallel calls 4 lanes 1,287,
+/// 5 lanes 1,546, 8 lanes 2,318, 16 lanes 3,707, 64 lanes 5,817.
+const PAR_LANES_ENOUGH: usize = 5;
 
 /// Each lane alone, its chaining value in a local (a register), as single-chunk CBC runs.
 /// Interleaving thin groups block by block kept the chaining values in memory: measured
@@ -166,7 +174,7 @@ mod tests {
             } else {
                 16
             };
-            for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 16, 29, 30, 31, 61] {
+            for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 16, 29, 30, 31, 61, 64, 65, 69] {
                 let ivs: Vec<Vec<u8>> = (0..n).map(|i| vec![i as u8 ^ 0x5c; bs]).collect();
                 let plain: Vec<Vec<u8>> = (0..n)
                     .map(|i| {
