@@ -36,7 +36,7 @@ pub enum Command {
         value: String,
     },
     /// Prints the value of KEY as stored (exit status 1 and nothing on stdout when absent, 2 on
-    /// an error).
+    /// an error). Inside `crypta shell` the value is escaped as `scan` escapes it, on one line.
     Get {
         /// keyspace.table
         table: String,
@@ -419,7 +419,7 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
 /// Writes `bytes` with backslash, tab, newline and carriage return escaped (`\\`, `\t`, `\n`,
 /// `\r`) and every other byte as it is, so that a scan row stays on one line. None of the four
 /// can be part of a multi-byte UTF-8 sequence, so UTF-8 text stays UTF-8.
-fn write_escaped(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_escaped(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
     let mut rest = bytes;
     while let Some(i) = rest
         .iter()

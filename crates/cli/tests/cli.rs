@@ -303,6 +303,24 @@ fn config_errors_suggest_init_only_when_the_file_is_missing() {
     assert!(!err.contains(hint), "{err}");
 }
 
+/// Inside `crypta shell`, `get` answers on one line whatever the value holds: a value with a
+/// newline followed by `ok` would otherwise end the answer early and leave a stray line for
+/// the next command.
+#[test]
+fn shell_get_keeps_a_value_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_table(dir.path());
+    ok(&config, &["put", "ks.t", "k", "first\nok\n\\x\tend"]);
+    ok(&config, &["put", "ks.t", "k2", "line one\nok"]);
+    let mut sh = Shell::start(&config);
+    assert_eq!(sh.ask(b"get ks.t k"), ["first\\nok\\n\\\\x\\tend", "ok"]);
+    assert_eq!(sh.ask(b"get ks.t k2"), ["line one\\nok", "ok"]);
+    assert_eq!(sh.ask(b"get ks.t absent"), ["not found"]);
+    assert_eq!(sh.finish(), Some(0));
+    // Outside the shell, get still prints the value as stored.
+    assert_eq!(ok(&config, &["get", "ks.t", "k2"]), "line one\nok\n");
+}
+
 /// A `crypta shell` child and a thread passing its stdout lines on.
 struct Shell {
     child: std::process::Child,
