@@ -8,8 +8,9 @@
 //! ways are used, as the backend allows:
 //!
 //! - lanes in groups of the backend's parallel width (`ParBlocksSize`: 8 blocks with AES-NI,
-//!   30 with VAES): one `encrypt_par_blocks` call per step, which costs about the same
-//!   whatever number of its lanes carry data. Used when a group fills enough of the width.
+//!   30 with VAES-256, 64 with VAES-512): one `encrypt_par_blocks` call per step, which costs
+//!   about the same whatever number of its lanes carry data. Used when a group has enough
+//!   lanes (`PAR_MIN_FILL`, `PAR_LANES_ENOUGH`).
 //! - a group too thin for that: each lane alone, as single-chunk CBC runs.
 //!
 //! The output is exactly that of encrypting each chain alone (tests compare them).
