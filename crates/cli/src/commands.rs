@@ -99,7 +99,7 @@ pub enum Command {
             short = 'j',
             long = "jobs",
             default_value_t = 2,
-            value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+            value_parser = parse_jobs
         )]
         jobs: usize,
         /// Keyspace, then tables.
@@ -414,6 +414,16 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `-j N` of upgradesstables: a whole number of tables at a time, at least 1 (clap adds the
+/// value and the option to the message).
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 table at a time is needed".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("expected a whole number of tables at a time (at least 1)".to_string()),
+    }
 }
 
 /// Writes `bytes` with backslash, tab, newline and carriage return escaped (`\\`, `\t`, `\n`,

@@ -187,6 +187,8 @@ fn upgradesstables_needs_at_least_one_job() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("'0'") && err.contains("--jobs"), "{err}");
+    assert!(err.contains("at least 1 table at a time"), "{err}");
+    assert!(!err.contains("18446744073709551615"), "{err}");
     assert!(o.stdout.is_empty());
     let up = ok(&config, &["upgradesstables", "-j", "1", "ks"]);
     assert!(up.starts_with("upgradesstables: rewrote"), "{up}");
