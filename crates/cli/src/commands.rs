@@ -323,13 +323,7 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
         Command::Put { table, key, value } => {
             engine.put(&table, key.as_bytes(), value.as_bytes())?
         }
-        Command::Get { table, key } => match engine.get(&table, key.as_bytes())? {
-            Some(v) => {
-                out.write_all(&v)?;
-                writeln!(out)?;
-            }
-            None => return Ok(ExitCode::from(1)),
-        },
+        Command::Get { table, key } => return get(engine, &table, &key, false, out),
         Command::Delete { table, key } => engine.delete(&table, key.as_bytes())?,
         Command::Scan {
             table,
@@ -416,6 +410,28 @@ pub fn execute(engine: &Engine, command: Command, out: &mut dyn Write) -> Res<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// `get`: the value of `key` and a newline, as stored or (`escaped`, inside `crypta shell`)
+/// escaped as `scan` escapes it, so that it stays on one line; exit status 1 and nothing
+/// printed when the key is absent.
+pub(crate) fn get(
+    engine: &Engine,
+    table: &str,
+    key: &str,
+    escaped: bool,
+    out: &mut dyn Write,
+) -> Res<ExitCode> {
+    let Some(v) = engine.get(table, key.as_bytes())? else {
+        return Ok(ExitCode::from(1));
+    };
+    if escaped {
+        write_escaped(out, &v)?;
+    } else {
+        out.write_all(&v)?;
+    }
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `-j N` of upgradesstables: a whole number of tables at a time, at least 1 (clap adds the
 /// value and the option to the message).
 fn parse_jobs(s: &str) -> Result<usize, String> {
@@ -429,7 +445,7 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 /// Writes `bytes` with backslash, tab, newline and carriage return escaped (`\\`, `\t`, `\n`,
 /// `\r`) and every other byte as it is, so that a scan row stays on one line. None of the four
 /// can be part of a multi-byte UTF-8 sequence, so UTF-8 text stays UTF-8.
-pub(crate) fn write_escaped(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+fn write_escaped(out: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
     let mut rest = bytes;
     while let Some(i) = rest
         .iter()

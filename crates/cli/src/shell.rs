@@ -11,7 +11,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use crypta::Engine;
 
-use crate::commands::{Command, Res, execute, write_escaped};
+use crate::commands::{Command, Res, execute, get};
 
 /// The commands of `crypta shell`, one per line. Each is answered by its output, if any, then
 /// `ok`; by `not found` (get of an absent key); or by one line starting with `error: `.
@@ -147,7 +147,7 @@ pub fn run(engine: &Engine, out: &mut dyn Write) -> Res<bool> {
                 Ok(ExitCode::SUCCESS)
             }
             Ok(ShellAnswer::Run(Command::Get { table, key })) => {
-                get_escaped(engine, &table, &key, out).map_err(|e| error_line(e.as_ref()))
+                get(engine, &table, &key, true, out).map_err(|e| error_line(e.as_ref()))
             }
             Ok(ShellAnswer::Run(c)) => execute(engine, c, out).map_err(|e| error_line(e.as_ref())),
             Err(e) => Err(e),
@@ -163,17 +163,4 @@ pub fn run(engine: &Engine, out: &mut dyn Write) -> Res<bool> {
         out.flush()?;
     }
     Ok(all_ok)
-}
-
-/// `get` inside the shell: the value on one line, escaped as `scan` escapes it; exit status 1
-/// (answered `not found`) when the key is absent.
-fn get_escaped(engine: &Engine, table: &str, key: &str, out: &mut dyn Write) -> Res<ExitCode> {
-    match engine.get(table, key.as_bytes())? {
-        Some(v) => {
-            write_escaped(out, &v)?;
-            writeln!(out)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        None => Ok(ExitCode::from(1)),
-    }
 }

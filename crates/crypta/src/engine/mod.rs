@@ -220,14 +220,11 @@ impl Engine {
         end: Bound<&[u8]>,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for row in self.range(table, start, end)? {
-            if limit.is_some_and(|l| out.len() >= l) {
-                break;
-            }
-            out.push(row?);
-        }
-        Ok(out)
+        // `take` stops before asking for the row after the last one wanted, which would read
+        // (and may decode a chunk) for nothing.
+        self.range(table, start, end)?
+            .take(limit.unwrap_or(usize::MAX))
+            .collect()
     }
 
     /// Live rows of `keyspace.table` in key order within the bounds, streamed: SSTables are
