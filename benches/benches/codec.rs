@@ -7,7 +7,8 @@
 //! Chunk codecs over 64 KiB chunks: the cipher alone (`hazmat::ChunkCipher`, every AES mode at
 //! 128 and 256 bits, DES, DESede, Blowfish and RC2 CBC for reference) beside `openssl speed
 //! -evp` for the same AES mode in the same run; every codec class through `ChunkEncoder` and
-//! `ChunkDecoder` (framing, CRC32, compression, key lookup included); and the deflate backends.
+//! `ChunkDecoder` (framing, CRC32, compression, key lookup included), and the CBC ciphers also
+//! as the commit log and hints write them (interleaved chains); and the deflate backends.
 //!
 //! `cargo bench -p crypta-benches --bench codec` prints criterion's output, then the summary
 //! tables `docs/performance.md` quotes. Times are CPU time of the measuring thread (see
@@ -62,8 +63,19 @@ fn codecs() -> Vec<Codec> {
     for &(label, t, bits, _) in CIPHERS {
         v.push((format!("Encryptor/{label}"), "Encryptor", Some((t, bits))));
     }
+    // The commit log's and hints' CBC: 64 interleaved chains per 4 KiB segment.
+    for &(label, t, bits, _) in CIPHERS.iter().filter(|c| c.1.contains("/CBC/")) {
+        v.push((
+            format!("Encryptor/{label}{INTERLEAVED}"),
+            "Encryptor",
+            Some((t, bits)),
+        ));
+    }
     v
 }
+
+/// The label suffix of codecs encoded with `ChunkEncoder::interleaved_cbc`.
+const INTERLEAVED: &str = " interleaved";
 
 fn options(class: &str, cipher: Option<(&str, u32)>) -> CompressionOptions {
     if class.is_empty() {
@@ -196,7 +208,11 @@ fn bench_codecs(c: &mut Criterion, f: &Figures, keys: &LocalKeyProvider, plain: 
     for (label, class, cipher) in codecs() {
         let o = options(class, cipher);
         let key = cipher.map(|(t, bits)| key(keys, t, bits));
-        let enc = ChunkEncoder::new(&o);
+        let enc = if label.ends_with(INTERLEAVED) {
+            ChunkEncoder::new(&o).interleaved_cbc()
+        } else {
+            ChunkEncoder::new(&o)
+        };
         let dec = ChunkDecoder::new(CHUNK);
         let mut frame = Vec::new();
         enc.encode(plain, key.as_ref(), &mut frame).unwrap();

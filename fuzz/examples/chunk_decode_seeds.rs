@@ -1,6 +1,7 @@
 //! Writes the seed corpus of the `chunk_decode` target and the key file it decodes with:
 //! `cargo run --example chunk_decode_seeds` (from `fuzz/`). A frame of about 10 KiB of text
-//! (16 KiB chunks) per codec class and cipher, and one stream of two frames, named `v<frame version>-NN-...`; the seeds
+//! (16 KiB chunks) per codec class and cipher (and CBC in the logs' interleaved chains), and
+//! one stream of two frames, named `v<frame version>-NN-...`; the seeds
 //! of earlier frame versions stay (the decoder still reads them), so the key file is reused
 //! when it exists.
 
@@ -55,7 +56,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("Blowfish/CBC/PKCS5Padding", 128),
         ("RC2/ECB/PKCS5Padding", 40),
     ];
-    for class in ["Encryptor", "EncryptingDeflateCompressor", "EncryptingLZ4Compressor"] {
+    for class in [
+        "Encryptor",
+        "EncryptingDeflateCompressor",
+        "EncryptingLZ4Compressor",
+    ] {
         for (t, bits) in ciphers {
             let o = options(class, Some((t, bits)));
             let key = keys.current_key(&o.key_spec().expect("spec"))?;
@@ -78,6 +83,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = keys.current_key(&o.key_spec().expect("spec"))?;
     ChunkEncoder::new(&o).encode(&text[..100], Some(&key), &mut stream)?;
     write("stream-of-two", &stream)?;
+    // CBC as the commit log and hints write it: interleaved chains (mode code 4).
+    for class in ["Encryptor", "EncryptingDeflateCompressor"] {
+        for (t, bits) in [("AES/CBC/PKCS5Padding", 128), ("DES/CBC/PKCS5Padding", 56)] {
+            let o = options(class, Some((t, bits)));
+            let key = keys.current_key(&o.key_spec().expect("spec"))?;
+            let mut frame = Vec::new();
+            ChunkEncoder::new(&o)
+                .interleaved_cbc()
+                .encode(&text, Some(&key), &mut frame)?;
+            let name = format!("{class}-{}-{bits}-interleaved", t.replace('/', "-"));
+            write(&name, &frame)?;
+        }
+    }
     std::fs::copy(tmp.join("keys"), root.join("fixtures/chunk_decode.keys"))?;
     std::fs::remove_dir_all(&tmp)?;
     println!("{n} seeds in {}", seeds.display());

@@ -59,6 +59,9 @@ pub struct FrameHeader {
     pub compressor: Option<Compressor>,
     /// Cipher, if encrypted.
     pub transformation: Option<Transformation>,
+    /// CBC in interleaved chains (mode code 4, version 3: the commit log's and hints' CBC;
+    /// see `docs/format/chunk.md`), rather than one chain (mode code 2).
+    pub interleaved_cbc: bool,
     /// Plaintext length of the chunk.
     pub plaintext_len: usize,
     /// Length of the payload (compressed and/or encrypted bytes, GCM tag included).
@@ -158,9 +161,10 @@ fn compressor_code(c: Option<Compressor>) -> u8 {
     }
 }
 
-fn mode_code(m: Mode) -> u8 {
+fn mode_code(m: Mode, interleaved_cbc: bool) -> u8 {
     match m {
         Mode::Ecb => 1,
+        Mode::Cbc if interleaved_cbc => 4,
         Mode::Cbc => 2,
         Mode::Gcm => 3,
     }
@@ -202,11 +206,17 @@ impl Unsealed {
 }
 
 /// Writes the header of a version 3 frame (everything before the payload) to `out`, with
-/// room for its checksums, which [`seal`] writes once the payload follows.
+/// room for its checksums, which [`seal`] writes once the payload follows. `interleaved_cbc`
+/// (with a CBC transformation) writes mode code 4.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per header field; a struct would only be built here"
+)]
 pub(crate) fn write_header(
     out: &mut Vec<u8>,
     compressor: Option<Compressor>,
     transformation: Option<Transformation>,
+    interleaved_cbc: bool,
     plaintext_len: usize,
     payload_len: usize,
     key_id: Option<&KeyId>,
@@ -225,7 +235,7 @@ pub(crate) fn write_header(
         }
         Some(t) => {
             out.put_u8(t.algorithm.code());
-            out.put_u8(mode_code(t.mode));
+            out.put_u8(mode_code(t.mode, interleaved_cbc));
         }
     }
     out.put_u32(u32::try_from(plaintext_len).map_err(|_| too_long("chunk"))?);
@@ -243,7 +253,7 @@ pub(crate) fn write_header(
         table_offset,
         payload_start: out.len(),
         payload_len,
-        overlap: chaining_overlap(transformation),
+        overlap: chaining_overlap(transformation, interleaved_cbc),
         stride,
     })
 }
@@ -312,10 +322,11 @@ fn segment_bounds(i: usize, stride: usize, overlap: usize, payload_len: usize) -
     start..end
 }
 
-/// Bytes before a segment that its checksum covers too (see [`Segments::overlap`]).
-fn chaining_overlap(t: Option<Transformation>) -> usize {
+/// Bytes before a segment that its checksum covers too (see [`Segments::overlap`]): none in
+/// interleaved CBC, whose chains start afresh in each segment.
+fn chaining_overlap(t: Option<Transformation>, interleaved_cbc: bool) -> usize {
     match t {
-        Some(t) if t.mode == Mode::Cbc => t.algorithm.block_size(),
+        Some(t) if t.mode == Mode::Cbc && !interleaved_cbc => t.algorithm.block_size(),
         _ => 0,
     }
 }
@@ -366,6 +377,7 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
     };
     let alg = r.u8("algorithm").map_err(malformed)?;
     let mode = r.u8("mode").map_err(malformed)?;
+    let interleaved_cbc = mode == 4 && version >= 3;
     let transformation = match (alg, mode) {
         (0, 0) => None,
         (a, m) => {
@@ -377,6 +389,7 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
             let mode = match (m, algorithm) {
                 (1, _) => Mode::Ecb,
                 (2, _) => Mode::Cbc,
+                (4, _) if interleaved_cbc => Mode::Cbc,
                 (3, Algorithm::Aes) => Mode::Gcm,
                 _ => {
                     return Err(CompressionError::Malformed {
@@ -465,7 +478,7 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
         Some(Segments {
             shift,
             stride,
-            overlap: chaining_overlap(transformation),
+            overlap: chaining_overlap(transformation, interleaved_cbc),
             table_offset: aad_len,
         })
     };
@@ -473,6 +486,7 @@ pub fn parse_header(buf: &[u8], max_plaintext: usize) -> Result<FrameHeader, Com
         version,
         compressor,
         transformation,
+        interleaved_cbc,
         plaintext_len,
         payload_len,
         key_id,

@@ -179,9 +179,12 @@ impl ChunkDecoder {
             .ok_or_else(truncated)?;
         let mut checked = Vec::new();
         let segmented = header.compressed_segments();
+        // Interleaved CBC (the commit log's and hints', read whole by their readers) is
+        // decoded whole here too.
         let partial = (header.transformation.is_none_or(|t| t.mode != Mode::Gcm)
             || header.gcm_segments().is_some())
-            && (header.compressor.is_none() || segmented.is_some());
+            && (header.compressor.is_none() || segmented.is_some())
+            && !header.interleaved_cbc;
         let done = |checked, kind| {
             Ok(CheckedFrame {
                 header: header.clone(),

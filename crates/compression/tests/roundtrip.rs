@@ -80,16 +80,38 @@ fn every_class_and_transformation_round_trips() {
         "EncryptingDeflateCompressor",
         "EncryptingLZ4Compressor",
     ] {
-        for (t, bits) in transformations() {
+        for ((t, bits), interleaved) in transformations()
+            .into_iter()
+            .flat_map(|t| [(t.clone(), false), (t, true)])
+        {
             let o = options(class, Some(&t), bits, 4);
             let key = keys.current_key(&o.key_spec().unwrap()).unwrap();
-            let enc = ChunkEncoder::new(&o);
+            // The commit log's and hints' encoder: CBC in interleaved chains (mode code 4).
+            let enc = if interleaved {
+                ChunkEncoder::new(&o).interleaved_cbc()
+            } else {
+                ChunkEncoder::new(&o)
+            };
             let dec = ChunkDecoder::new(o.chunk_length());
             for &len in &lens {
                 let plain = sample(len, 1);
                 let mut frame = Vec::new();
                 let n = enc.encode(&plain, Some(&key), &mut frame).unwrap();
                 assert_eq!(n, frame.len());
+                let mode = match t.split('/').nth(1) {
+                    Some("ECB") => 1,
+                    Some("CBC") if interleaved => 4,
+                    Some("CBC") => 2,
+                    _ => 3,
+                };
+                assert_eq!(frame[3], mode, "{t} mode code");
+                // Reads of part of the chunk give the same bytes as the whole decode.
+                let mut checked = dec
+                    .check_frame(&frame, Some(&keys as &dyn KeyProvider))
+                    .unwrap_or_else(|e| panic!("{class} {t} {bits} len {len}: {e}"));
+                let mut part = Vec::new();
+                checked.read(&frame, len / 3..len, &mut part).unwrap();
+                assert_eq!(part, plain[len / 3..], "{class} {t} {bits} len {len}");
                 let mut out = Vec::new();
                 let used = dec
                     .decode(&frame, Some(&keys as &dyn KeyProvider), &mut out)
@@ -166,15 +188,23 @@ fn encrypted_frame(
     t: &str,
     class: &str,
 ) -> (tempfile::TempDir, LocalKeyProvider, Vec<u8>, Vec<u8>) {
+    let (t, interleaved) = match t.strip_suffix(" interleaved") {
+        Some(t) => (t, true),
+        None => (t, false),
+    };
     let dir = tempfile::tempdir().unwrap();
     let keys = LocalKeyProvider::open(dir.path().join("keys")).unwrap();
     let o = options(class, Some(t), 128, 4);
     let key = keys.current_key(&o.key_spec().unwrap()).unwrap();
     let plain = sample(3000, 4);
     let mut frame = Vec::new();
-    ChunkEncoder::new(&o)
-        .encode(&plain, Some(&key), &mut frame)
-        .unwrap();
+    let enc = ChunkEncoder::new(&o);
+    let enc = if interleaved {
+        enc.interleaved_cbc()
+    } else {
+        enc
+    };
+    enc.encode(&plain, Some(&key), &mut frame).unwrap();
     (dir, keys, frame, plain)
 }
 
@@ -182,6 +212,11 @@ fn encrypted_frame(
 fn every_single_bit_flip_is_detected() {
     for (t, class) in [
         ("AES/CBC/PKCS5Padding", "EncryptingDeflateCompressor"),
+        ("AES/CBC/PKCS5Padding interleaved", "Encryptor"),
+        (
+            "Blowfish/CBC/PKCS5Padding interleaved",
+            "EncryptingLZ4Compressor",
+        ),
         ("AES/GCM/NoPadding", "Encryptor"),
         ("Blowfish/ECB/PKCS5Padding", "EncryptingLZ4Compressor"),
     ] {

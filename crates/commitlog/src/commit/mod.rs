@@ -52,8 +52,7 @@ pub struct Position {
 }
 
 /// Chunks the queue may hold before appends wait for the writer thread (16 chunks: 1 MiB
-/// with the default 64 KiB chunks). The writer takes them all at once, so this is also the
-/// most chunks it encrypts side by side.
+/// with the default 64 KiB chunks). The writer takes them all at once.
 pub(crate) const QUEUE_CHUNKS: usize = 16;
 
 /// An open commit log.

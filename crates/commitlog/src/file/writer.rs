@@ -136,8 +136,8 @@ impl LogWriter {
     /// Appends `stream` (record bytes; it may end inside a record that the next call
     /// continues) as chunks of at most the codec's chunk length, in one write. The key is
     /// asked of the provider for every chunk (a rotated key is used from the next chunk on);
-    /// chunks under the same key are encoded together, which runs CBC encryption across
-    /// them side by side (`ChunkEncoder::encode_batch_spaced`).
+    /// chunks under the same key are encoded together (`ChunkEncoder::encode_batch_spaced`;
+    /// the log's CBC is interleaved, parallel within each chunk).
     pub fn write(&mut self, stream: &[u8]) -> Result<(), CommitLogError> {
         if stream.is_empty() {
             return Ok(());

@@ -9,6 +9,7 @@
 //!
 //! - [`modes`]: ECB and CBC over whole blocks, in one call into the cipher's backend.
 //! - [`multi`]: CBC encryption of several chunks side by side (multi-buffer).
+//! - [`interleaved`]: CBC in 64 interleaved chains per segment (the commit log's and hints').
 //! - [`gcm`]: AES-GCM (ring for 128 and 256 bits, RustCrypto for 192).
 //! - `vectors` (tests): the published test vectors of `tests/data/`.
 #![deny(clippy::indexing_slicing)]
@@ -125,7 +126,8 @@ macro_rules! with_block_key {
     };
 }
 
-// After the macro, which it uses.
+// After the macro, which they use.
+mod interleaved;
 mod multi;
 pub(crate) use multi::Lane;
 
@@ -238,6 +240,38 @@ impl PreparedKey {
             }
             PreparedKey::Gcm(k) => k.aead().open(iv, aad, ciphertext, out),
         }
+    }
+
+    /// Interleaved CBC (`interleaved.rs`): pads `plaintext` and encrypts it into `out`, which
+    /// must be exactly its padded length, with segments of `segment` bytes.
+    pub(crate) fn encrypt_interleaved(
+        &self,
+        iv: &[u8],
+        segment: usize,
+        plaintext: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), DecryptFailure> {
+        match self {
+            PreparedKey::Block(k) => k.icbc_encrypt_padded(iv, segment, plaintext, out),
+            PreparedKey::Gcm(_) => Err(DecryptFailure::Length("mode")),
+        }
+    }
+
+    /// Interleaved CBC: decrypts `ciphertext` (segments of `segment` bytes), appending the
+    /// plaintext to `out`; on error `out` is left as it was.
+    pub(crate) fn decrypt_interleaved_append(
+        &self,
+        iv: &[u8],
+        segment: usize,
+        ciphertext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecryptFailure> {
+        let PreparedKey::Block(k) = self else {
+            return Err(DecryptFailure::Length("mode"));
+        };
+        append_with(out, ciphertext.len(), |dst| {
+            k.icbc_decrypt_padded(iv, segment, ciphertext, dst)
+        })
     }
 
     /// Decrypts `ciphertext`, appending the plaintext to `out`; on error `out` is left as it

@@ -4,8 +4,9 @@
 //! difference, and nothing in the frame format changes.
 //!
 //! Only CBC gains: its chain is serial within a chunk, so one chunk at a time runs at the
-//! cipher's latency. ECB and GCM are already parallel within a chunk, and plaintext frames
-//! have no cipher; for them (and for one chunk) the batch is a loop over `encode`.
+//! cipher's latency. ECB, GCM and interleaved CBC are already parallel within a chunk, and
+//! plaintext frames have no cipher; for them (and for one chunk) the batch is a loop over
+//! `encode`.
 
 use std::sync::Arc;
 
@@ -70,7 +71,11 @@ impl ChunkEncoder {
         ivs: &mut dyn FnMut(&mut [u8]) -> Result<(), CompressionError>,
     ) -> Result<Vec<usize>, CompressionError> {
         let cbc = match (self.transformation, key) {
-            (Some(t), Some(k)) if t.mode == Mode::Cbc && chunks.len() > 1 => Some((t, k)),
+            (Some(t), Some(k))
+                if t.mode == Mode::Cbc && chunks.len() > 1 && !self.interleaves(t) =>
+            {
+                Some((t, k))
+            }
             _ => None,
         };
         let Some((t, key)) = cbc else {
@@ -110,6 +115,7 @@ impl ChunkEncoder {
                     out,
                     compressor,
                     Some(t),
+                    false,
                     chunk.len(),
                     payload_len,
                     Some(key.id()),
