@@ -30,7 +30,7 @@ use cipher::{
     BlockSizeUser,
 };
 
-use super::modes::{Blk, ecb_decrypt, xor_in_place};
+use super::modes::{Blk, ecb_decrypt};
 use super::{BlockKey, DecryptFailure, iv_block, padded_len, pkcs5_pad_len};
 
 /// CBC chains per payload segment. 64 blocks is the widest parallel call of the AES backends
@@ -256,11 +256,13 @@ fn icbc_decrypt_padded<C: BlockCipherEncrypt + BlockCipherDecrypt>(
     Ok(ciphertext.len() - pad)
 }
 
-/// `a[i] ^= b[i]` for every `i` of the shorter.
+/// `a[i] ^= b[i]` for every block `i` of the shorter, over their bytes (vectorized, as
+/// `xor_into`).
 #[inline(always)]
 fn xor_all<BS: ArraySize>(a: &mut [Blk<BS>], b: &[Blk<BS>]) {
-    for (x, y) in a.iter_mut().zip(b) {
-        xor_in_place(x, y);
+    let a = Array::slice_as_flattened_mut(a);
+    for (x, y) in a.iter_mut().zip(Array::slice_as_flattened(b)) {
+        *x ^= y;
     }
 }
 
