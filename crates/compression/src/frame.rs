@@ -91,7 +91,8 @@ pub struct Segments {
     /// sealed segment has a checksum of its own.
     pub stride: usize,
     /// Bytes before each segment (but the first) that its checksum covers as well: a CBC
-    /// frame's cipher block size (the chaining block its first block decrypts with), else 0.
+    /// frame's cipher block size (the chaining block its first block decrypts with), else 0
+    /// (interleaved CBC's chains start afresh in each segment).
     pub overlap: usize,
     /// Offset of the first segment CRC32 within the frame; the header CRC32 follows the last.
     pub table_offset: usize,

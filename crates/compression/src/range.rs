@@ -2,8 +2,9 @@
 //! byte range of its plaintext is read ([`CheckedFrame::read`]), decrypting only the cipher
 //! blocks that cover it where the frame allows.
 //!
-//! Which frames allow it: every frame of version 3, and uncompressed plaintext, ECB and CBC
-//! frames of version 2. Uncompressed ECB and CBC ciphertext is the chunk block for block,
+//! Which frames allow it: every frame of version 3 but interleaved CBC (mode code 4, which
+//! only the logs write and read whole: `check_frame` decodes it whole), and uncompressed
+//! plaintext, ECB and CBC frames of version 2. Uncompressed ECB and CBC ciphertext is the chunk block for block,
 //! padding only after the end, so plaintext byte `x` lies in ciphertext block `x / block`: ECB
 //! decrypts that block alone, CBC decrypts it and XORs the ciphertext block before it (the IV
 //! for block 0); plaintext frames are read in place. GCM (version 3) seals each 4 KiB segment
