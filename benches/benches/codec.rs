@@ -209,7 +209,7 @@ fn bench_codecs(c: &mut Criterion, f: &Figures, keys: &LocalKeyProvider, plain: 
         let o = options(class, cipher);
         let key = cipher.map(|(t, bits)| key(keys, t, bits));
         let enc = if label.ends_with(INTERLEAVED) {
-            ChunkEncoder::new(&o).interleaved_cbc()
+            ChunkEncoder::new(&o).for_whole_reads()
         } else {
             ChunkEncoder::new(&o)
         };

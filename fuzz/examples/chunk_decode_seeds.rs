@@ -90,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let key = keys.current_key(&o.key_spec().expect("spec"))?;
             let mut frame = Vec::new();
             ChunkEncoder::new(&o)
-                .interleaved_cbc()
+                .for_whole_reads()
                 .encode(&text, Some(&key), &mut frame)?;
             let name = format!("{class}-{}-{bits}-interleaved", t.replace('/', "-"));
             write(&name, &frame)?;

@@ -1,5 +1,6 @@
-//! Writes the commit log segment and hint file seeds whose CBC chunks are in interleaved
-//! chains (frame mode code 4), under the fuzz targets' fixed key (`fuzz-key`):
+//! Writes the commit log segment and hint file seeds as the logs encode chunks since
+//! 2026-11-30 (64 KiB segments, CBC in interleaved chains: frame mode code 4), under the fuzz
+//! targets' fixed key (`fuzz-key`):
 //! `cargo run --example log_seeds` (from `fuzz/`). The other log seeds predate mode 4 and stay
 //! (replay still reads them).
 
@@ -39,12 +40,13 @@ impl KeyProvider for SharedKey {
 }
 
 fn cbc() -> CompressionOptions {
+    aes("AES/CBC/PKCS5Padding")
+}
+
+fn aes(transformation: &str) -> CompressionOptions {
     let mut m = BTreeMap::new();
     m.insert("class".to_string(), "Encryptor".to_string());
-    m.insert(
-        "cipher_algorithm".to_string(),
-        "AES/CBC/PKCS5Padding".to_string(),
-    );
+    m.insert("cipher_algorithm".to_string(), transformation.to_string());
     m.insert("secret_key_strength".to_string(), "128".to_string());
     m.insert("chunk_length_kb".to_string(), "4".to_string());
     CompressionOptions::parse(&m).expect("options")
@@ -53,28 +55,31 @@ fn cbc() -> CompressionOptions {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = std::env::temp_dir().join(format!("crypta-log-seeds-{}", std::process::id()));
-    // A sealed commit log segment: records spanning chunks of 4 KiB.
-    let config = CommitLogConfig {
-        sync: SyncMode::Periodic(Duration::from_secs(10)),
-        compression: cbc(),
-        ..CommitLogConfig::default()
-    };
-    let log = CommitLog::open(tmp.join("cl"), config, Some(provider()))?;
-    for i in 0..40u32 {
-        let record: Vec<u8> = format!("mutation {i}: ")
-            .into_bytes()
-            .into_iter()
-            .chain(std::iter::repeat_n(b'x', (i as usize * 37) % 500))
-            .collect();
-        log.append(&record)?;
+    // Sealed commit log segments: records spanning chunks of 4 KiB, in CBC (interleaved
+    // chains) and GCM (one sealed segment per chunk).
+    for (name, transformation) in [
+        ("aes-cbc-interleaved-sealed", "AES/CBC/PKCS5Padding"),
+        ("aes-gcm-whole-sealed", "AES/GCM/NoPadding"),
+    ] {
+        let config = CommitLogConfig {
+            sync: SyncMode::Periodic(Duration::from_secs(10)),
+            compression: aes(transformation),
+            ..CommitLogConfig::default()
+        };
+        let log = CommitLog::open(tmp.join(name), config, Some(provider()))?;
+        for i in 0..40u32 {
+            let record: Vec<u8> = format!("mutation {i}: ")
+                .into_bytes()
+                .into_iter()
+                .chain(std::iter::repeat_n(b'x', (i as usize * 37) % 500))
+                .collect();
+            log.append(&record)?;
+        }
+        let segments = log.segments();
+        log.close()?;
+        let segment = segments.first().ok_or("no segment")?;
+        std::fs::copy(segment, root.join("seeds/commitlog_segment").join(name))?;
     }
-    let segments = log.segments();
-    log.close()?;
-    let segment = segments.first().ok_or("no segment")?;
-    std::fs::copy(
-        segment,
-        root.join("seeds/commitlog_segment/aes-cbc-interleaved-sealed"),
-    )?;
     // A sealed hint file.
     let config = HintsConfig {
         compression: cbc(),
@@ -98,6 +103,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root.join("seeds/hints_file/aes-cbc-interleaved-sealed"),
     )?;
     std::fs::remove_dir_all(&tmp)?;
-    println!("2 seeds written");
+    println!("3 seeds written");
     Ok(())
 }

@@ -13,7 +13,10 @@ use crypta_keys::{Key, KeyId, KeyProvider};
 
 use crate::cipher::{PreparedKey, ciphertext_len, prepare};
 use crate::compress::{compress_segments, decompress, decompress_segments};
-use crate::frame::{SEGMENT_SHIFT, check_all, check_header, parse_header, seal, write_header};
+use crate::frame::{
+    SEGMENT_SHIFT, WHOLE_READ_SEGMENT_SHIFT, check_all, check_header, parse_header, seal,
+    write_header,
+};
 use crate::{CompressionError, CompressionOptions, Compressor, Mode, Transformation, gcm_segments};
 
 /// How many prepared keys a codec keeps (key schedules are cheap for AES, not for Blowfish).
@@ -86,8 +89,10 @@ impl KeyCache {
 pub struct ChunkEncoder {
     compressor: Option<Compressor>,
     transformation: Option<Transformation>,
-    /// CBC frames in interleaved chains (mode code 4), see [`ChunkEncoder::interleaved_cbc`].
+    /// CBC frames in interleaved chains (mode code 4), see [`ChunkEncoder::for_whole_reads`].
     interleaved_cbc: bool,
+    /// The segment shift written.
+    shift: u8,
     chunk_length: usize,
     cache: KeyCache,
 }
@@ -98,6 +103,7 @@ impl fmt::Debug for ChunkEncoder {
             .field("compressor", &self.compressor)
             .field("transformation", &self.transformation)
             .field("interleaved_cbc", &self.interleaved_cbc)
+            .field("shift", &self.shift)
             .field("chunk_length", &self.chunk_length)
             .finish_non_exhaustive()
     }
@@ -110,19 +116,25 @@ impl ChunkEncoder {
             compressor: options.class.compressor(),
             transformation: options.encryption.as_ref().map(|e| e.transformation),
             interleaved_cbc: false,
+            shift: SEGMENT_SHIFT,
             chunk_length: options.chunk_length(),
             cache: KeyCache::default(),
         }
     }
 
-    /// This encoder, writing CBC frames in interleaved chains (frame mode code 4: 64 CBC
-    /// chains per 4 KiB segment, each from its own IV, `docs/format/chunk.md`) instead of one
-    /// chain per chunk. The chains of a segment encrypt side by side, so one chunk encrypts
-    /// about as fast as ECB where one chain runs at the cipher's latency. For logs written
-    /// chunk by chunk (the commit log, hints); other transformations are unaffected.
+    /// This encoder, for frames that are only ever decoded whole, as a log's are (the commit
+    /// log, hints; an SSTable's lookups read 4 KiB segments of their frames):
+    /// - CBC in interleaved chains (frame mode code 4, `docs/format/chunk.md`: 64 CBC chains
+    ///   per segment, each from its own IV) instead of one chain per chunk. The chains encrypt
+    ///   side by side, so a chunk encrypts several times faster than in one chain, which runs
+    ///   at the cipher's latency;
+    /// - segments of 64 KiB instead of 4 KiB: one GCM message, one CRC32 and one set of
+    ///   chain IVs per 64 KiB instead of per 4 KiB (what 4 KiB segments buy, reading part of a
+    ///   frame, such frames do not use).
     #[must_use]
-    pub fn interleaved_cbc(mut self) -> Self {
+    pub fn for_whole_reads(mut self) -> Self {
         self.interleaved_cbc = true;
+        self.shift = WHOLE_READ_SEGMENT_SHIFT;
         self
     }
 
@@ -173,7 +185,8 @@ impl ChunkEncoder {
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
             scratch.clear();
-            let (compressor, body) = compress_if_smaller(self.compressor, plaintext, &mut scratch)?;
+            let (compressor, body) =
+                compress_if_smaller(self.compressor, plaintext, self.shift, &mut scratch)?;
             let frame = match prepared {
                 None => {
                     let frame = write_header(
@@ -181,6 +194,7 @@ impl ChunkEncoder {
                         compressor,
                         None,
                         false,
+                        self.shift,
                         plaintext.len(),
                         body.len(),
                         None,
@@ -194,7 +208,7 @@ impl ChunkEncoder {
                     let iv = iv.get_mut(..t.iv_len()).unwrap_or_default();
                     getrandom::fill(iv).map_err(|e| CompressionError::Rng(e.to_string()))?;
                     let payload_len = match t.mode {
-                        Mode::Gcm => gcm_segments::payload_len(body.len(), SEGMENT_SHIFT),
+                        Mode::Gcm => gcm_segments::payload_len(body.len(), self.shift),
                         _ => ciphertext_len(t, body.len()),
                     };
                     let interleaved = self.interleaves(t);
@@ -203,6 +217,7 @@ impl ChunkEncoder {
                         compressor,
                         Some(t),
                         interleaved,
+                        self.shift,
                         plaintext.len(),
                         payload_len,
                         Some(key.id()),
@@ -217,11 +232,10 @@ impl ChunkEncoder {
                     let sealed = match t.mode {
                         // GCM seals the body 4 KiB segment by segment, under the frame's
                         // own key (derived from the key and the frame's random IV).
-                        Mode::Gcm => gcm_segments::frame_key(&p, iv).and_then(|k| {
-                            gcm_segments::seal(&k, aad, body, SEGMENT_SHIFT, payload)
-                        }),
+                        Mode::Gcm => gcm_segments::frame_key(&p, iv)
+                            .and_then(|k| gcm_segments::seal(&k, aad, body, self.shift, payload)),
                         Mode::Cbc if interleaved => {
-                            p.encrypt_interleaved(iv, 1 << SEGMENT_SHIFT, body, payload)
+                            p.encrypt_interleaved(iv, 1 << self.shift, body, payload)
                         }
                         _ => p.encrypt(t.mode, iv, aad, body, payload),
                     };
@@ -356,10 +370,11 @@ pub fn frame_key_id(buf: &[u8], max_plaintext: usize) -> Result<Option<KeyId>, C
 pub(crate) fn compress_if_smaller<'a>(
     compressor: Option<Compressor>,
     chunk: &'a [u8],
+    shift: u8,
     scratch: &'a mut Vec<u8>,
 ) -> Result<(Option<Compressor>, &'a [u8]), CompressionError> {
     if let Some(c) = compressor {
-        compress_segments(c, chunk, SEGMENT_SHIFT, scratch)?;
+        compress_segments(c, chunk, shift, scratch)?;
         if scratch.len() < chunk.len() {
             return Ok((Some(c), scratch.as_slice()));
         }

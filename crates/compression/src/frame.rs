@@ -21,6 +21,10 @@ pub const FRAME_VERSION: u8 = 3;
 /// (version 3) 4 KiB plaintext segments, each compressed on its own.
 pub const SEGMENT_SHIFT: u8 = 12;
 
+/// log2 of the segment size of frames that are only ever read whole (the commit log's and
+/// hints', `ChunkEncoder::for_whole_reads`): 64 KiB, the largest a frame may declare.
+pub const WHOLE_READ_SEGMENT_SHIFT: u8 = 16;
+
 /// The segment shifts a frame of version 2 or 3 may declare: 1 KiB to 64 KiB segments (a multiple
 /// of every cipher's block size).
 const SEGMENT_SHIFTS: std::ops::RangeInclusive<u8> = 10..=16;
@@ -208,7 +212,7 @@ impl Unsealed {
 
 /// Writes the header of a version 3 frame (everything before the payload) to `out`, with
 /// room for its checksums, which [`seal`] writes once the payload follows. `interleaved_cbc`
-/// (with a CBC transformation) writes mode code 4.
+/// (with a CBC transformation) writes mode code 4; `shift` is the segment shift.
 #[expect(
     clippy::too_many_arguments,
     reason = "one argument per header field; a struct would only be built here"
@@ -218,11 +222,17 @@ pub(crate) fn write_header(
     compressor: Option<Compressor>,
     transformation: Option<Transformation>,
     interleaved_cbc: bool,
+    shift: u8,
     plaintext_len: usize,
     payload_len: usize,
     key_id: Option<&KeyId>,
     iv: &[u8],
 ) -> Result<Unsealed, CompressionError> {
+    if !SEGMENT_SHIFTS.contains(&shift) {
+        return Err(CompressionError::Compress {
+            reason: format!("segment shift {shift} is outside what a frame may declare"),
+        });
+    }
     let too_long = |what: &str| CompressionError::Compress {
         reason: format!("{what} does not fit a chunk frame"),
     };
@@ -244,9 +254,9 @@ pub(crate) fn write_header(
     out.put_bytes_u8(key_id.map(|k| k.as_str().as_bytes()).unwrap_or_default())
         .ok_or_else(|| too_long("key id"))?;
     out.put_bytes_u8(iv).ok_or_else(|| too_long("iv"))?;
-    out.put_u8(SEGMENT_SHIFT);
+    out.put_u8(shift);
     let table_offset = out.len();
-    let stride = stride(FRAME_VERSION, transformation, SEGMENT_SHIFT);
+    let stride = stride(FRAME_VERSION, transformation, shift);
     let segments = payload_len.div_ceil(stride);
     out.resize(table_offset + 4 * segments + 4, 0);
     Ok(Unsealed {

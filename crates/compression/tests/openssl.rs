@@ -328,12 +328,12 @@ fn ecb_twin(c: &Case) -> Option<String> {
     Some(name)
 }
 
-/// The commit log's and hints' CBC (interleaved chains, frame mode code 4) rebuilt with
-/// `openssl enc` from `docs/format/chunk.md` alone: every block decrypted in ECB, XORed with
-/// the ciphertext block 64 before it in its 4 KiB segment, or for the first 64 blocks of a
-/// segment with their chain's IV, `E(N XOR be32(segment * 64 + chain))` (also computed by
-/// `openssl enc`, in ECB); then the PKCS#5 padding. Lengths from one block to three
-/// segments and a half, for every CBC cipher and strength that `openssl enc` has in ECB too.
+/// The commit log's and hints' CBC (interleaved chains, frame mode code 4, 64 KiB segments)
+/// rebuilt with `openssl enc` from `docs/format/chunk.md` alone: every block decrypted in ECB,
+/// XORed with the ciphertext block 64 before it in its segment, or for the first 64 blocks of
+/// a segment with their chain's IV, `E(N XOR be32(segment * 64 + chain))` (also computed by
+/// `openssl enc`, in ECB); then the PKCS#5 padding. Lengths from one block to two segments
+/// and a third, for every CBC cipher and strength that `openssl enc` has in ECB too.
 #[test]
 fn interleaved_cbc_chunks_decrypt_with_openssl_enc() {
     let dir = tempfile::tempdir().unwrap();
@@ -347,13 +347,13 @@ fn interleaved_cbc_chunks_decrypt_with_openssl_enc() {
         };
         let mut m = BTreeMap::new();
         m.insert("class".to_string(), "Encryptor".to_string());
-        m.insert("chunk_length_kb".to_string(), "16".to_string());
+        m.insert("chunk_length_kb".to_string(), "256".to_string());
         m.insert("cipher_algorithm".to_string(), c.transformation.to_string());
         m.insert("secret_key_strength".to_string(), c.bits.to_string());
         let o = CompressionOptions::parse(&m).unwrap();
         let key = keys.current_key(&o.key_spec().unwrap()).unwrap();
-        let enc = ChunkEncoder::new(&o).interleaved_cbc();
-        for (i, len) in [0usize, 15, 1001, 4095, 4096, 14_000]
+        let enc = ChunkEncoder::new(&o).for_whole_reads();
+        for (i, len) in [0usize, 15, 1001, 65_535, 65_536, 150_000]
             .into_iter()
             .enumerate()
         {
@@ -361,11 +361,13 @@ fn interleaved_cbc_chunks_decrypt_with_openssl_enc() {
             let mut frame = Vec::new();
             enc.encode(&plain, Some(&key), &mut frame).unwrap();
             assert_eq!(frame[3], 4, "mode code of interleaved CBC");
-            let h = parse_header(&frame, 16 << 10).unwrap();
+            let h = parse_header(&frame, 256 << 10).unwrap();
+            let shift = h.segments.unwrap().shift;
+            assert_eq!(shift, 16, "the logs' 64 KiB segments");
             let nonce = frame[h.iv_offset..h.iv_offset + h.iv_len].to_vec();
             let payload = &frame[h.payload_offset..h.payload_offset + h.payload_len];
             let bs = nonce.len();
-            let per_segment = 4096 / bs;
+            let per_segment = (1 << shift) / bs;
             let blocks: Vec<&[u8]> = payload.chunks(bs).collect();
             // The chain IVs: the nonce XOR each index, encrypted in ECB.
             let mut indexed = Vec::new();

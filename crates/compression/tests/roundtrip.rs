@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crypta_compression::{
-    ChunkDecoder, ChunkEncoder, CompressionError, CompressionOptions, frame_key_id,
+    ChunkDecoder, ChunkEncoder, CompressionError, CompressionOptions, frame_key_id, parse_header,
 };
 use crypta_keys::{Algorithm, KeyManager, KeyProvider, LocalKeyProvider};
 
@@ -86,9 +86,10 @@ fn every_class_and_transformation_round_trips() {
         {
             let o = options(class, Some(&t), bits, 4);
             let key = keys.current_key(&o.key_spec().unwrap()).unwrap();
-            // The commit log's and hints' encoder: CBC in interleaved chains (mode code 4).
+            // The commit log's and hints' encoder: CBC in interleaved chains (mode code 4) and
+            // 64 KiB segments.
             let enc = if interleaved {
-                ChunkEncoder::new(&o).interleaved_cbc()
+                ChunkEncoder::new(&o).for_whole_reads()
             } else {
                 ChunkEncoder::new(&o)
             };
@@ -105,6 +106,8 @@ fn every_class_and_transformation_round_trips() {
                     _ => 3,
                 };
                 assert_eq!(frame[3], mode, "{t} mode code");
+                let shift = parse_header(&frame, 4096).unwrap().segments.unwrap().shift;
+                assert_eq!(shift, if interleaved { 16 } else { 12 }, "{t} segments");
                 // Reads of part of the chunk give the same bytes as the whole decode.
                 let mut checked = dec
                     .check_frame(&frame, Some(&keys as &dyn KeyProvider))
@@ -184,11 +187,13 @@ fn consecutive_frames_decode_in_sequence_and_ivs_differ() {
     assert_eq!(out.len(), 8192);
 }
 
+/// A frame of 3,000 bytes under `t` (suffixed " logs": as the commit log and hints encode it,
+/// `ChunkEncoder::for_whole_reads`) and `class`.
 fn encrypted_frame(
     t: &str,
     class: &str,
 ) -> (tempfile::TempDir, LocalKeyProvider, Vec<u8>, Vec<u8>) {
-    let (t, interleaved) = match t.strip_suffix(" interleaved") {
+    let (t, whole_reads) = match t.strip_suffix(" logs") {
         Some(t) => (t, true),
         None => (t, false),
     };
@@ -199,8 +204,8 @@ fn encrypted_frame(
     let plain = sample(3000, 4);
     let mut frame = Vec::new();
     let enc = ChunkEncoder::new(&o);
-    let enc = if interleaved {
-        enc.interleaved_cbc()
+    let enc = if whole_reads {
+        enc.for_whole_reads()
     } else {
         enc
     };
@@ -212,11 +217,9 @@ fn encrypted_frame(
 fn every_single_bit_flip_is_detected() {
     for (t, class) in [
         ("AES/CBC/PKCS5Padding", "EncryptingDeflateCompressor"),
-        ("AES/CBC/PKCS5Padding interleaved", "Encryptor"),
-        (
-            "Blowfish/CBC/PKCS5Padding interleaved",
-            "EncryptingLZ4Compressor",
-        ),
+        ("AES/CBC/PKCS5Padding logs", "Encryptor"),
+        ("AES/GCM/NoPadding logs", "EncryptingDeflateCompressor"),
+        ("Blowfish/CBC/PKCS5Padding logs", "EncryptingLZ4Compressor"),
         ("AES/GCM/NoPadding", "Encryptor"),
         ("Blowfish/ECB/PKCS5Padding", "EncryptingLZ4Compressor"),
     ] {

@@ -6,8 +6,9 @@
 //! another as records arrive, so it cannot always gather enough chunks to run them side by
 //! side (`multi.rs`), and the serial chain made an encrypted log slower than a plaintext one.
 //!
-//! Here each payload segment (4 KiB as written) is cut into [`CHAINS`] CBC chains, block `i`
-//! of the segment in chain `i mod CHAINS`: block `i` is encrypted as
+//! Here each payload segment (64 KiB as the logs write it, `ChunkEncoder::for_whole_reads`) is
+//! cut into [`CHAINS`] CBC chains, block `i` of the segment in chain `i mod CHAINS`: block `i`
+//! is encrypted as
 //! `E(P_i XOR C_(i-CHAINS))`, and the first block of chain `j` is XORed with that chain's IV.
 //! Each chain is plain CBC of its own blocks; blocks `i .. i + CHAINS` are independent, so
 //! they go through the cipher in one parallel call, as ECB does.

@@ -105,7 +105,8 @@ impl ChunkEncoder {
                     });
                 }
                 scratch.clear();
-                let (compressor, body) = compress_if_smaller(self.compressor, chunk, &mut scratch)?;
+                let (compressor, body) =
+                    compress_if_smaller(self.compressor, chunk, self.shift, &mut scratch)?;
                 let mut iv = [0u8; 16];
                 let iv_bytes = iv.get_mut(..iv_len).unwrap_or_default();
                 ivs(iv_bytes)?;
@@ -116,6 +117,7 @@ impl ChunkEncoder {
                     compressor,
                     Some(t),
                     false,
+                    self.shift,
                     chunk.len(),
                     payload_len,
                     Some(key.id()),
