@@ -64,10 +64,14 @@ impl BlockKey {
     }
 }
 
-/// Blocks per segment, checking that a segment is whole blocks.
-fn blocks_per_segment(segment: usize, bs: usize) -> Result<usize, DecryptFailure> {
+/// Blocks per segment for a payload of `len` bytes, checking that a segment is whole blocks
+/// and that every chain index of the payload fits the 32 bits XORed into the nonce.
+fn blocks_per_segment(segment: usize, bs: usize, len: usize) -> Result<usize, DecryptFailure> {
     if segment == 0 || !segment.is_multiple_of(bs) {
         return Err(DecryptFailure::Length("segment size"));
+    }
+    if u32::try_from(len.div_ceil(segment).saturating_mul(CHAINS)).is_err() {
+        return Err(DecryptFailure::Length("payload"));
     }
     Ok(segment / bs)
 }
@@ -83,12 +87,7 @@ fn icbc_encrypt_padded<C: BlockCipherEncrypt>(
     if out.len() != padded_len(plaintext.len(), bs) {
         return Err(DecryptFailure::Length("output buffer"));
     }
-    let per_segment = blocks_per_segment(segment, bs)?;
-    // Every chain index must fit the 32 bits XORed into the nonce.
-    let segments = out.len().div_ceil(segment);
-    if u32::try_from(segments.saturating_mul(CHAINS)).is_err() {
-        return Err(DecryptFailure::Length("plaintext"));
-    }
+    let per_segment = blocks_per_segment(segment, bs, out.len())?;
     let nonce = iv_block::<C>(iv)?;
     // The whole blocks of the plaintext are read where they are; the last block (what is
     // left of the plaintext, then `pad` bytes of value `pad`) is built here.
@@ -220,11 +219,8 @@ fn icbc_decrypt_padded<C: BlockCipherEncrypt + BlockCipherDecrypt>(
     out: &mut [u8],
 ) -> Result<usize, DecryptFailure> {
     let bs = <C as BlockSizeUser>::block_size();
-    let per_segment = blocks_per_segment(segment, bs)?;
+    let per_segment = blocks_per_segment(segment, bs, ciphertext.len())?;
     let nonce = iv_block::<C>(iv)?;
-    if u32::try_from(ciphertext.len().div_ceil(segment).saturating_mul(CHAINS)).is_err() {
-        return Err(DecryptFailure::Length("ciphertext"));
-    }
     let (in_blocks, tail) = Array::slice_as_chunks(ciphertext);
     if in_blocks.is_empty() || !tail.is_empty() {
         return Err(DecryptFailure::Length(
