@@ -12,31 +12,13 @@ use std::time::Duration;
 use crypta_commitlog::{CommitLog, CommitLogConfig, SyncMode};
 use crypta_compression::CompressionOptions;
 use crypta_hints::{HintsConfig, HintsStore, HostId};
-use crypta_keys::{Key, KeyError, KeyId, KeyProvider, KeySpec, Timestamp};
+use crypta_keys::{KeyProvider, Timestamp};
 
 #[path = "../fuzz_targets/fixed_key.rs"]
 mod fixed_key;
 
-/// The fixed key behind an `Arc<dyn KeyProvider>` (the fixture is a `&'static`).
-#[derive(Debug)]
-struct SharedKey;
-
 fn provider() -> Arc<dyn KeyProvider> {
-    Arc::new(SharedKey)
-}
-
-impl KeyProvider for SharedKey {
-    fn describe(&self) -> String {
-        fixed_key::keys().describe()
-    }
-
-    fn current_key(&self, spec: &KeySpec) -> Result<Arc<Key>, KeyError> {
-        fixed_key::keys().current_key(spec)
-    }
-
-    fn key_by_id(&self, id: &KeyId) -> Result<Arc<Key>, KeyError> {
-        fixed_key::keys().key_by_id(id)
-    }
+    Arc::new(fixed_key::Shared)
 }
 
 fn cbc() -> CompressionOptions {

@@ -1,6 +1,7 @@
 //! A key provider with one fixed AES-128 key (`fuzz-key`, 16 bytes of 0x42), so that the
 //! encrypted seeds decrypt and the fuzzer reaches the record parsers behind the cipher.
-//! Shared by the log targets through `#[path]`.
+//! Shared by the log and SSTable targets (and `examples/log_seeds.rs`) through `#[path]`;
+//! [`Shared`] is the owned provider a table or a log holds.
 
 use std::sync::{Arc, OnceLock};
 
@@ -59,4 +60,21 @@ impl KeyProvider for FixedKey {
 pub fn keys() -> &'static FixedKey {
     static KEYS: OnceLock<FixedKey> = OnceLock::new();
     KEYS.get_or_init(FixedKey::new)
+}
+
+/// The shared provider as an owned one (what a table or a log holds: `Arc<dyn KeyProvider>`).
+#[derive(Debug)]
+#[allow(dead_code, reason = "used by some of the files that include this one")]
+pub struct Shared;
+
+impl KeyProvider for Shared {
+    fn describe(&self) -> String {
+        keys().describe()
+    }
+    fn current_key(&self, spec: &KeySpec) -> Result<Arc<Key>, KeyError> {
+        keys().current_key(spec)
+    }
+    fn key_by_id(&self, id: &KeyId) -> Result<Arc<Key>, KeyError> {
+        keys().key_by_id(id)
+    }
 }

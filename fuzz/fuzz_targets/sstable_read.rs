@@ -15,28 +15,11 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crypta_keys::{Key, KeyError, KeyId, KeyProvider, KeySpec};
 use crypta_sstable::{ChunkCache, Entry, Scan, Sstable};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "fixed_key.rs"]
 mod fixed_key;
-
-/// The shared fixed key (`fuzz-key`) as the owned provider a table holds.
-#[derive(Debug)]
-struct Keys;
-
-impl KeyProvider for Keys {
-    fn describe(&self) -> String {
-        fixed_key::keys().describe()
-    }
-    fn current_key(&self, spec: &KeySpec) -> Result<Arc<Key>, KeyError> {
-        fixed_key::keys().current_key(spec)
-    }
-    fn key_by_id(&self, id: &KeyId) -> Result<Arc<Key>, KeyError> {
-        fixed_key::keys().key_by_id(id)
-    }
-}
 
 /// Recomputes the checksums of each chunk frame, walking them from the end of the header.
 fn fix_frame_crcs(bytes: &mut [u8]) {
@@ -62,11 +45,11 @@ fn exercise(data: Vec<u8>) {
     // Without a cache, lookups in plaintext, ECB and CBC tables read parts of chunks
     // (`CheckedFrame` windows); through a cache they read and cache 4 KiB segments (whole
     // chunks for other codecs and version 1 frames). Both, on the same bytes, must agree.
-    let Ok(cold) = Sstable::from_bytes("fuzz.db", data.clone(), Arc::new(Keys), None) else {
+    let Ok(cold) = Sstable::from_bytes("fuzz.db", data.clone(), Arc::new(fixed_key::Shared), None) else {
         return;
     };
     let cache = Arc::new(ChunkCache::new(1 << 20));
-    let Ok(t) = Sstable::from_bytes("fuzz.db", data, Arc::new(Keys), Some(cache)) else {
+    let Ok(t) = Sstable::from_bytes("fuzz.db", data, Arc::new(fixed_key::Shared), Some(cache)) else {
         panic!("opened without a cache but not with one");
     };
     let m = t.metadata().clone();
