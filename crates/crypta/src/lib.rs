@@ -19,6 +19,7 @@ pub mod mutation;
 pub mod schema;
 
 pub use config::{Config, ConfigError, SyncMode};
+pub use crypta_sstable::CacheStats;
 pub use engine::{
     Ballot, BatchOp, CompactionReport, Engine, KeyUsage, MAX_KEY_LEN, MAX_VALUE_LEN, Paxos,
     PaxosState, Rows, UpgradeOptions, UpgradeProgress, UpgradeReport, split_table,

@@ -279,3 +279,31 @@ fn names_and_writes_the_engine_refuses() {
     let e = open(dir.path(), false);
     assert_eq!(e.get("ks.Mixed_Case", b"k").unwrap(), Some(b"v".to_vec()));
 }
+
+#[test]
+fn cache_stats_count_the_chunk_cache_hits_and_misses_of_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding'}").unwrap();
+    for i in 0..200u32 {
+        e.put("ks.t", format!("k{i:04}").as_bytes(), &[b'v'; 100])
+            .unwrap();
+    }
+    // From the memtable: the cache is not asked.
+    assert!(e.get("ks.t", b"k0007").unwrap().is_some());
+    let before = e.cache_stats();
+    assert_eq!((before.hits, before.misses, before.chunks), (0, 0, 0));
+    e.flush(&[]).unwrap();
+    // The first read of the flushed table decodes a segment and caches it; the same read
+    // again is served from the cache.
+    assert!(e.get("ks.t", b"k0007").unwrap().is_some());
+    let first = e.cache_stats();
+    assert!(first.misses >= 1, "{first:?}");
+    assert!(first.chunks >= 1 && first.bytes > 0, "{first:?}");
+    assert!(e.get("ks.t", b"k0007").unwrap().is_some());
+    let second = e.cache_stats();
+    assert_eq!(second.misses, first.misses, "{second:?}");
+    assert!(second.hits > first.hits, "{second:?}");
+    e.close().unwrap();
+}

@@ -212,6 +212,12 @@ impl Engine {
         Ok(self.inner.get_entry(&t, key)?.and_then(|e| e.value))
     }
 
+    /// The chunk cache's counters (`file_cache_size_in_mb`): hits and misses since the
+    /// engine opened, and the chunks and bytes of plaintext it holds now.
+    pub fn cache_stats(&self) -> crypta_sstable::CacheStats {
+        self.inner.cache.stats()
+    }
+
     /// Live rows of `keyspace.table` in key order within the bounds, at most `limit`.
     pub fn scan(
         &self,
