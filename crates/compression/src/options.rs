@@ -429,11 +429,11 @@ impl fmt::Display for CompressionOptions {
 
 fn parse_chunk_length(option: &str, v: &str) -> Result<u32, CompressionError> {
     match v.parse::<u32>() {
-        Ok(n) if (4..=1024).contains(&n) && n.is_power_of_two() => Ok(n),
+        Ok(n) if (1..=1024).contains(&n) && n.is_power_of_two() => Ok(n),
         _ => Err(CompressionError::InvalidOption {
             option: option.into(),
             value: v.into(),
-            reason: "expected a power of two from 4 to 1024 (KiB)".into(),
+            reason: "expected a power of two from 1 to 1024 (KiB)".into(),
         }),
     }
 }

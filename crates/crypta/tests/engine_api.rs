@@ -307,3 +307,48 @@ fn cache_stats_count_the_chunk_cache_hits_and_misses_of_reads() {
     assert!(second.hits > first.hits, "{second:?}");
     e.close().unwrap();
 }
+
+/// `system_info_encryption` with `chunk_length_kb: 1`: commit log records longer than a chunk
+/// replay after a crash (drop without close), and logged batches go through system.batchlog.
+#[test]
+fn system_info_encryption_with_1_kib_chunks_replays_records_longer_than_a_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    // `config` writes crypta.yaml with system_info_encryption on; its chunk length set to 1.
+    config(dir.path(), true, "");
+    let path = dir.path().join("crypta.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("    chunk_length_kb: 64"), "{yaml}");
+    std::fs::write(
+        &path,
+        yaml.replace("    chunk_length_kb: 64", "    chunk_length_kb: 1"),
+    )
+    .unwrap();
+    let c = crypta::Config::load(&path).unwrap();
+    assert_eq!(c.system_info_encryption.options.chunk_length(), 1024);
+    let e = Engine::open(c.clone()).unwrap();
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor', 'chunk_length_kb': 1}").unwrap();
+    let value = |i: u32| -> Vec<u8> { (0..3000 + i).map(|j| (j * 13 + i) as u8).collect() };
+    for i in 0..50u32 {
+        e.put("ks.t", format!("k{i:02}").as_bytes(), &value(i))
+            .unwrap();
+    }
+    e.batch(&[BatchOp::Put {
+        table: "ks.t".into(),
+        key: b"batched".to_vec(),
+        value: value(99),
+    }])
+    .unwrap();
+    drop(e);
+    let e = Engine::open(c).unwrap();
+    for i in 0..50u32 {
+        assert_eq!(
+            e.get("ks.t", format!("k{i:02}").as_bytes()).unwrap(),
+            Some(value(i))
+        );
+    }
+    assert_eq!(e.get("ks.t", b"batched").unwrap(), Some(value(99)));
+    e.flush(&[]).unwrap();
+    assert_eq!(e.get("ks.t", b"k49").unwrap(), Some(value(49)));
+    e.close().unwrap();
+}

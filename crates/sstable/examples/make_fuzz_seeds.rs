@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         info,
         KeyMaterial::new(vec![0x42; 16]),
     )?)));
-    let seeds: [Seed<'_>; 6] = [
+    let seeds: [Seed<'_>; 7] = [
         ("plain", &[("enabled", "false")], 200),
         ("lz4", &[("class", "LZ4Compressor")], 300),
         ("empty", &[("enabled", "false")], 0),
@@ -88,6 +88,15 @@ fn main() -> Result<(), Box<dyn Error>> {
                 ("chunk_length_kb", "16"),
             ],
             400,
+        ),
+        (
+            "aes-ecb-1k",
+            &[
+                ("class", "Encryptor"),
+                ("cipher_algorithm", "AES/ECB/PKCS5Padding"),
+                ("chunk_length_kb", "1"),
+            ],
+            120,
         ),
     ];
     for (name, opts, n) in seeds {

@@ -29,7 +29,7 @@ pub(crate) const FOOTER_LEN: u64 = 32;
 /// The largest manifest accepted (it holds options, key ids and fixed fields only).
 pub(crate) const MAX_MANIFEST_LEN: u64 = 1 << 20;
 /// Chunk lengths the format allows (the `chunk_length_kb` range of the codecs).
-pub(crate) const MIN_CHUNK_LENGTH: usize = 4 * 1024;
+pub(crate) const MIN_CHUNK_LENGTH: usize = 1024;
 /// See [`MIN_CHUNK_LENGTH`].
 pub(crate) const MAX_CHUNK_LENGTH: usize = 1024 * 1024;
 
@@ -316,7 +316,7 @@ impl Manifest {
         {
             return Err(corrupt(
                 chunk_at,
-                format!("chunk length {chunk_length} is not a power of two from 4 KiB to 1 MiB"),
+                format!("chunk length {chunk_length} is not a power of two from 1 KiB to 1 MiB"),
             ));
         }
         let mut options = BTreeMap::new();
