@@ -13,6 +13,7 @@
 //! a [`KeyIdMap`] lookup and an `Arc` clone; nothing is allocated. Checking the file (a
 //! `stat`, and a re-read if it changed) takes the exclusive lock, once per refresh interval.
 
+mod clock;
 mod file;
 
 use std::fs::{self, OpenOptions};
@@ -20,7 +21,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use file::{Entry, Stamp};
 
@@ -38,9 +39,9 @@ pub struct LocalKeyProvider {
     path: PathBuf,
     refresh: Duration,
     state: RwLock<State>,
-    /// The instant the clock of `checked` counts from.
-    epoch: Instant,
-    /// When the file was last checked for changes, in nanoseconds after `epoch`. Written
+    /// The clock of `checked`.
+    clock: clock::Clock,
+    /// When the file was last checked for changes, in nanoseconds of `clock`. Written
     /// only with `state` locked for writing; read without the lock to decide whether a check
     /// is due.
     checked: AtomicU64,
@@ -95,7 +96,7 @@ impl LocalKeyProvider {
             state: RwLock::new(State::new(entries, stamp)?),
             path,
             refresh: DEFAULT_REFRESH,
-            epoch: Instant::now(),
+            clock: clock::Clock::new(),
             checked: AtomicU64::new(0),
         })
     }
@@ -130,23 +131,21 @@ impl LocalKeyProvider {
         Ok(self.state.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Nanoseconds since `epoch` (saturating: 584 years).
-    fn clock(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
+    /// Whether the refresh interval has passed since the last check (or may have: within the
+    /// clock's resolution, a check falls due early rather than late).
     fn check_due(&self) -> bool {
         let refresh = u64::try_from(self.refresh.as_nanos()).unwrap_or(u64::MAX);
         let since = self
-            .clock()
+            .clock
+            .now()
             .saturating_sub(self.checked.load(Ordering::Relaxed));
-        since >= refresh
+        since.saturating_add(self.clock.slack()) >= refresh
     }
 
     /// Re-reads the file if it changed on disk since it was last read.
     fn reload(&self, state: &mut State) -> Result<(), KeyError> {
         // The time before the stat: a change made during it is seen at the next check.
-        let now = self.clock();
+        let now = self.clock.now();
         let now_stamp = file::stamp(&self.path)?;
         self.checked.store(now, Ordering::Relaxed);
         if now_stamp == state.stamp {
