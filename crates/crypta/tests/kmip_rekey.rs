@@ -172,3 +172,64 @@ fn hcd_rekey_procedure_with_a_real_kmip_server() {
         "{msg}"
     );
 }
+
+/// A CREATE or ALTER TABLE naming a group that cannot supply a key (here: its one host
+/// refuses connections) fails at once, naming the group and its hosts, and changes nothing:
+/// the schema the next start checks stays one it can open.
+#[test]
+fn create_or_alter_table_under_an_unreachable_group_is_refused() {
+    let pki = Pki::new().unwrap();
+    let server = KmipServer::start(&pki).unwrap();
+    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
+    let truststore = pki
+        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let groups = group_yaml("kmip_group1", &server.host(), &keystore, &truststore)
+        + &group_yaml("kmip_down", "127.0.0.1:1", &keystore, &truststore);
+    let e = Engine::open(write_config(dir.path(), &groups)).unwrap();
+    e.execute_cql(KS).unwrap();
+    let under = |group: &str| {
+        format!(
+            "{{'class': 'Encryptor', 'key_provider': 'KmipKeyProviderFactory', \
+             'kmip_host': '{group}', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', \
+             'secret_key_strength': 128}}"
+        )
+    };
+    let refused = |stmt: &str| {
+        let err = e.execute_cql(stmt).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::KmipGroup { .. }), "{msg}");
+        assert!(
+            msg.contains("kmip_down") && msg.contains("127.0.0.1:1"),
+            "{msg}"
+        );
+    };
+    refused(&format!(
+        "CREATE TABLE ks.down (id text PRIMARY KEY, v text) WITH compression = {}",
+        under("kmip_down")
+    ));
+    assert!(e.execute_cql("DESC TABLE ks.down").is_err());
+
+    e.execute_cql(&format!(
+        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH compression = {}",
+        under("kmip_group1")
+    ))
+    .unwrap();
+    e.put("ks.t", b"k", MARKER).unwrap();
+    refused(&format!(
+        "ALTER TABLE ks.t WITH compression = {}",
+        under("kmip_down")
+    ));
+    let desc = e.execute_cql("DESC TABLE ks.t").unwrap();
+    assert!(
+        desc.contains("kmip_group1") && !desc.contains("kmip_down"),
+        "{desc}"
+    );
+    e.flush(&[]).unwrap();
+    e.close().unwrap();
+
+    let e = Engine::open(Config::load(&dir.path().join("crypta.yaml")).unwrap()).unwrap();
+    assert_eq!(e.get("ks.t", b"k").unwrap().unwrap(), MARKER);
+    e.close().unwrap();
+}

@@ -100,6 +100,37 @@ pub(crate) fn check_groups_in_use(
 }
 
 impl Inner {
+    /// For a table's new options under a KMIP group: fetches (or has the group create) the
+    /// key they encrypt with, so that a CREATE or ALTER TABLE naming a group that cannot
+    /// supply one fails (as DSE's "Failed to initialize Encryptor"), naming the group and its
+    /// hosts, instead of succeeding and leaving a schema the next start refuses.
+    pub(crate) fn check_kmip_key(
+        &self,
+        (options, provider): &(CompressionOptions, Arc<dyn crypta_keys::KeyProvider>),
+    ) -> Result<()> {
+        let Some(e) = &options.encryption else {
+            return Ok(());
+        };
+        let KeyProviderChoice::Kmip { group } = &e.key_provider else {
+            return Ok(());
+        };
+        let spec = e.key_spec();
+        provider.current_key(&spec).map(|_| ()).map_err(|err| {
+            let hosts = self
+                .live_kmip
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(group)
+                .map(|g| g.hosts.clone())
+                .unwrap_or_default();
+            Error::KmipGroup {
+                group: group.clone(),
+                hosts,
+                reason: format!("cannot supply a {spec} key, so the statement is refused: {err}"),
+            }
+        })
+    }
+
     /// Re-reads the configuration file; applies what can change live (KMIP groups and their
     /// key cache settings). A broken edit is logged and ignored: the running config stays.
     pub(crate) fn reload_config(&self) -> Result<usize> {

@@ -867,7 +867,9 @@ impl Inner {
                 for def in next.tables.values() {
                     let old = state.tables.get(&def.id);
                     if old.is_none_or(|o| o.compression != def.compression) {
-                        runtime.push((def.clone(), self.codec_for(def)?));
+                        let codec = self.codec_for(def)?;
+                        self.check_kmip_key(&codec)?;
+                        runtime.push((def.clone(), codec));
                     }
                 }
                 manifest::store(&self.data_dir, &next)?;
