@@ -137,16 +137,27 @@ pub enum CompressionError {
 /// `; did you mean 'X'?` for the known name (of a comma-separated list) closest to `given`
 /// when it is at most 2 edits away, else nothing.
 fn did_you_mean(given: &str, known: &str) -> String {
+    closest_name(
+        given,
+        known
+            .split(',')
+            .flat_map(|k| k.split(" (or "))
+            .map(|k| k.trim().trim_end_matches(')')),
+    )
+    .map(|k| format!("; did you mean '{k}'?"))
+    .unwrap_or_default()
+}
+
+/// The name of `known` closest to `given` (ignoring ASCII case) when it is at most 2 edits
+/// away: what a misspelt option or configuration key most likely meant.
+pub fn closest_name<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let given = given.to_ascii_lowercase();
     known
-        .split(',')
-        .flat_map(|k| k.split(" (or "))
-        .map(|k| k.trim().trim_end_matches(')'))
+        .into_iter()
         .map(|k| (edit_distance(&given, k), k))
         .filter(|(d, _)| *d <= 2)
         .min()
-        .map(|(_, k)| format!("; did you mean '{k}'?"))
-        .unwrap_or_default()
+        .map(|(_, k)| k)
 }
 
 /// Levenshtein distance between two short ASCII names.

@@ -46,7 +46,7 @@ mod transformation;
 
 pub use codec::{ChunkDecoder, ChunkEncoder, frame_key_id};
 pub use compress::DEFLATE_LEVEL;
-pub use error::CompressionError;
+pub use error::{CompressionError, closest_name};
 pub use frame::{FRAME_VERSION, FrameHeader, max_frame_overhead, parse_header};
 pub use options::{
     CodecClass, CompressionOptions, Compressor, DEFAULT_CHUNK_LENGTH_KB, EncryptionOptions,

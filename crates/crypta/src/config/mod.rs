@@ -106,6 +106,18 @@ pub enum ConfigError {
         /// The keys the section takes.
         known: &'static str,
     },
+    /// An unknown top-level key within 2 edits of `system_info_encryption`, `kmip_hosts` or
+    /// `system_key_directory`: refused, where other unknown top-level keys are only warned
+    /// about, since the misspelt section would leave encryption off or keys elsewhere.
+    #[error("{}: unknown key '{key}'; did you mean '{meant}'? Refused, as a misspelt '{meant}' would leave its settings unused (encryption off, or keys elsewhere)", path.display())]
+    MisspeltKey {
+        /// The file.
+        path: PathBuf,
+        /// The key as written.
+        key: String,
+        /// The known key it is closest to.
+        meant: &'static str,
+    },
     /// A key has a value that cannot be used.
     #[error("{}: invalid value for '{key}': {reason}", path.display())]
     Invalid {

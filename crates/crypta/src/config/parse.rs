@@ -72,6 +72,32 @@ impl Ctx<'_> {
     }
 }
 
+/// Every top-level key `from_mapping` takes.
+pub(super) const TOP_LEVEL_KEYS: [&str; 15] = [
+    "data_file_directories",
+    "commitlog_directory",
+    "hints_directory",
+    "system_key_directory",
+    "commitlog_sync",
+    "commitlog_sync_period_in_ms",
+    "commitlog_sync_group_window_in_ms",
+    "commitlog_sync_batch_window_in_ms",
+    "commitlog_segment_size_in_mb",
+    "memtable_size_mb",
+    "file_cache_size_in_mb",
+    "max_hint_window_in_ms",
+    "commitlog_ignore_replay_errors",
+    "system_info_encryption",
+    "kmip_hosts",
+];
+
+/// Keys whose misspelling is refused rather than warned about.
+const REFUSED_NEAR_MISSES: [&str; 3] = [
+    "system_info_encryption",
+    "kmip_hosts",
+    "system_key_directory",
+];
+
 pub(super) fn from_mapping(map: &Mapping, path: &Path, base: &Path) -> Result<Config, ConfigError> {
     let cx = Ctx { path, base };
     let mut c = Config::embedded_default(base);
@@ -124,9 +150,25 @@ pub(super) fn from_mapping(map: &Mapping, path: &Path, base: &Path) -> Result<Co
             }
             "system_info_encryption" => c.system_info_encryption = system_info(&cx, v)?,
             "kmip_hosts" => c.kmip_hosts = kmip_hosts(&cx, v)?,
-            other => c
-                .warnings
-                .push(format!("{}: unknown key '{other}' ignored", path.display())),
+            other => {
+                let meant = crypta_compression::closest_name(other, TOP_LEVEL_KEYS.iter().copied());
+                if let Some(meant) =
+                    meant.and_then(|m| REFUSED_NEAR_MISSES.iter().find(|k| **k == m))
+                {
+                    return Err(ConfigError::MisspeltKey {
+                        path: path.to_path_buf(),
+                        key: other.to_string(),
+                        meant,
+                    });
+                }
+                c.warnings.push(format!(
+                    "{}: unknown key '{other}' ignored{}",
+                    path.display(),
+                    meant
+                        .map(|m| format!("; did you mean '{m}'?"))
+                        .unwrap_or_default()
+                ))
+            }
         }
     }
     if let Some(e) = c.system_encryption()

@@ -133,3 +133,53 @@ fn init_yaml_parses_to_the_embedded_default() {
         PathBuf::from("/srv/crypta/keys/system_key")
     );
 }
+
+#[test]
+fn a_misspelt_security_section_is_refused_and_other_near_misses_suggest_the_key() {
+    for (y, meant) in [
+        (
+            "system_info_encyption:\n  enabled: true\n",
+            "system_info_encryption",
+        ),
+        (
+            "System_Info_Encryption:\n  enabled: true\n",
+            "system_info_encryption",
+        ),
+        ("kmip_host:\n  g1:\n    hosts: a\n", "kmip_hosts"),
+        ("system_key_directry: /keys\n", "system_key_directory"),
+    ] {
+        let err = parse(y).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::MisspeltKey { meant: m, .. } if *m == meant),
+            "{y}: {err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("did you mean '{meant}'?")), "{msg}");
+        assert!(msg.contains("/etc/crypta/crypta.yaml"), "{msg}");
+    }
+    // Other near misses are warned about with the likely key; far ones without.
+    let c = parse("memtable_size_md: 64\nnum_tokens: 256\n").unwrap();
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("'memtable_size_md' ignored; did you mean 'memtable_size_mb'?"),
+        "{:?}",
+        c.warnings
+    );
+    assert!(!c.warnings[1].contains("did you mean"), "{:?}", c.warnings);
+    // Every key the list knows is taken without a warning.
+    for key in super::parse::TOP_LEVEL_KEYS {
+        let value = match key {
+            "system_info_encryption" => "\n  enabled: false",
+            "kmip_hosts" => " {}",
+            "commitlog_sync" => " batch",
+            "commitlog_ignore_replay_errors" => " false",
+            "data_file_directories"
+            | "commitlog_directory"
+            | "hints_directory"
+            | "system_key_directory" => " d",
+            _ => " 10",
+        };
+        let c = parse(&format!("{key}:{value}\n")).unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert!(c.warnings.is_empty(), "{key}: {:?}", c.warnings);
+    }
+}
