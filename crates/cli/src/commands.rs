@@ -21,9 +21,10 @@ pub enum Command {
         /// The directory.
         dir: PathBuf,
     },
-    /// Runs a CQL schema statement (CREATE/ALTER/DROP/DESC).
+    /// Runs CQL schema statements (CREATE/ALTER/DROP/DESC): one, or several separated by `;`
+    /// (what DESC KEYSPACE prints, e.g. `crypta cql "$(cat schema.cql)"`).
     Cql {
-        /// The statement.
+        /// The statement, or statements separated by `;`.
         statement: String,
     },
     /// Sets KEY to VALUE in KS.T.

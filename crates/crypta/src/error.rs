@@ -136,6 +136,20 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A statement of several run together failed; those before it were applied.
+    #[error(
+        "statement {index} of {count} failed ({applied} before it applied, none after): {source}"
+    )]
+    Script {
+        /// Which statement failed, from 1.
+        index: usize,
+        /// How many there were.
+        count: usize,
+        /// How many before it were applied.
+        applied: usize,
+        /// Its error.
+        source: Box<Error>,
+    },
     /// A background task failed earlier; the engine refuses further writes.
     #[error("the engine stopped accepting writes after an earlier failure: {0}")]
     Poisoned(String),

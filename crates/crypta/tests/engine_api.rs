@@ -352,3 +352,64 @@ fn system_info_encryption_with_1_kib_chunks_replays_records_longer_than_a_chunk(
     assert_eq!(e.get("ks.t", b"k49").unwrap(), Some(value(49)));
     e.close().unwrap();
 }
+
+/// What `DESC KEYSPACE` prints runs as it is (several statements) and recreates the keyspace,
+/// compression options included, in another engine; a syntax error anywhere runs nothing, and
+/// a statement that fails says which, after applying those before it.
+#[test]
+fn desc_keyspace_output_recreates_the_keyspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.a (id text PRIMARY KEY, v text) WITH compression = {'class': 'EncryptingDeflateCompressor', 'cipher_algorithm': 'DESede/CBC/PKCS5Padding', 'secret_key_strength': 112, 'chunk_length_in_kb': 16}").unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.b (id int PRIMARY KEY, v blob) WITH compression = {'enabled': 'false'}",
+    )
+    .unwrap();
+    let desc = e.execute_cql("DESC KEYSPACE ks").unwrap();
+    assert_eq!(desc.matches("CREATE ").count(), 3, "{desc}");
+    e.close().unwrap();
+
+    let other = tempfile::tempdir().unwrap();
+    let f = open(other.path(), false);
+    f.execute_cql(&desc).unwrap();
+    assert_eq!(f.execute_cql("DESC KEYSPACE ks").unwrap(), desc);
+    f.put("ks.a", b"k", b"v").unwrap();
+
+    // A syntax error in the second statement: nothing runs.
+    let err = f
+        .execute_cql("CREATE TABLE ks.c (id text PRIMARY KEY, v text); CREATE TABEL ks.d (id text PRIMARY KEY, v text)")
+        .unwrap_err();
+    assert!(matches!(err, Error::Cql(_)), "{err}");
+    assert!(f.execute_cql("DESC TABLE ks.c").is_err());
+    // Statements without a `;` between them are refused.
+    assert!(matches!(
+        f.execute_cql("DESC TABLE ks.a DESC TABLE ks.b")
+            .unwrap_err(),
+        Error::Cql(_)
+    ));
+    // The second of three fails (ks.a exists): the first applied, the third not run.
+    let err = f
+        .execute_cql(
+            "CREATE TABLE ks.c (id text PRIMARY KEY, v text);\n\
+             CREATE TABLE ks.a (id text PRIMARY KEY, v text);\n\
+             CREATE TABLE ks.e (id text PRIMARY KEY, v text);",
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Script {
+                index: 2,
+                count: 3,
+                applied: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("statement 2 of 3"), "{err}");
+    assert!(f.execute_cql("DESC TABLE ks.c").is_ok());
+    assert!(f.execute_cql("DESC TABLE ks.e").is_err());
+    f.close().unwrap();
+}

@@ -7,7 +7,7 @@ mod parser;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use parser::parse;
+pub use parser::{parse, parse_script};
 
 /// A parsed statement.
 #[derive(Clone, Debug, PartialEq)]

@@ -148,6 +148,27 @@ pub fn parse(src: &str) -> Result<Statement, CqlError> {
     Ok(stmt)
 }
 
+/// Parses statements separated by `;` (the last one's `;` optional), as `DESC KEYSPACE`
+/// prints them: all of them, before any runs, so that a syntax error anywhere runs nothing.
+pub fn parse_script(src: &str) -> Result<Vec<Statement>, CqlError> {
+    let mut p = Parser {
+        src,
+        toks: tokenize(src)?,
+        at: 0,
+    };
+    let mut out = Vec::new();
+    loop {
+        out.push(p.statement()?);
+        let ended = p.eat_punct(';');
+        if matches!(p.peek().kind, Tok::End) {
+            return Ok(out);
+        }
+        if !ended {
+            return Err(p.error("expected ';' between statements"));
+        }
+    }
+}
+
 impl Parser<'_> {
     fn peek(&self) -> &Token {
         // tokenize always ends with End, and `advance` never moves past it.

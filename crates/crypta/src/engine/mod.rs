@@ -167,11 +167,31 @@ impl Engine {
         &self.inner.keys
     }
 
-    /// Runs one schema statement (`CREATE`, `ALTER`, `DROP`, `DESC`); returns what `DESC`
-    /// prints, or an empty string.
+    /// Runs schema statements (`CREATE`, `ALTER`, `DROP`, `DESC`): one, or several separated
+    /// by `;` (what `DESC KEYSPACE` prints), all parsed before any runs, then run in order
+    /// until one fails ([`Error::Script`] says which, and how many before it applied).
+    /// Returns what the `DESC` statements print, or an empty string.
     pub fn execute_cql(&self, cql: &str) -> Result<String> {
-        let stmt = crate::cql::parse(cql)?;
-        self.inner.execute(&stmt)
+        let stmts = crate::cql::parse_script(cql)?;
+        if let [one] = stmts.as_slice() {
+            return self.inner.execute(one);
+        }
+        let mut out = Vec::new();
+        for (i, stmt) in stmts.iter().enumerate() {
+            match self.inner.execute(stmt) {
+                Ok(s) if s.is_empty() => {}
+                Ok(s) => out.push(s),
+                Err(e) => {
+                    return Err(Error::Script {
+                        index: i + 1,
+                        count: stmts.len(),
+                        applied: i,
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
+        Ok(out.join("\n"))
     }
 
     /// A snapshot of the schema and live files.
