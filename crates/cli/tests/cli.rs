@@ -192,6 +192,16 @@ fn upgradesstables_needs_at_least_one_job() {
     assert!(o.stdout.is_empty());
     let up = ok(&config, &["upgradesstables", "-j", "1", "ks"]);
     assert!(up.starts_with("upgradesstables: rewrote"), "{up}");
+    // The system tables under the names of the DSE 5.1 runbook and of DSE 6.8 / HCD's.
+    for batchlog in ["batchlog", "batches"] {
+        let up = ok(
+            &config,
+            &["upgradesstables", "-a", "system", batchlog, "paxos"],
+        );
+        assert!(up.starts_with("upgradesstables: rewrote"), "{up}");
+    }
+    let o = run(&config, &["upgradesstables", "-a", "system", "batchez"]);
+    assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]

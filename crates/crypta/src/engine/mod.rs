@@ -442,13 +442,19 @@ impl Inner {
         }
         let mut out = Vec::new();
         for n in names {
+            // DSE 6.8 and HCD call the batchlog `batches` (their runbook says
+            // `nodetool upgradesstables -a system batches paxos`).
+            let n = match n.as_str() {
+                "system.batches" => "system.batchlog",
+                n => n,
+            };
             // A bare keyspace name selects all its tables.
             let matched: Vec<Arc<Table>> = match n.split_once('.') {
                 Some(_) => vec![self.table(n)?],
-                None => all.iter().filter(|t| &t.keyspace == n).cloned().collect(),
+                None => all.iter().filter(|t| t.keyspace == n).cloned().collect(),
             };
             if matched.is_empty() {
-                return Err(Error::NoKeyspaceOrTable(n.clone()));
+                return Err(Error::NoKeyspaceOrTable(n.to_string()));
             }
             out.extend(matched);
         }
