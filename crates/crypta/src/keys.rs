@@ -76,6 +76,24 @@ impl KeyRegistry {
                 if path == default_path {
                     return Ok(self.default_local.clone());
                 }
+                // A key file is made when first needed, but not a directory for it: a
+                // misspelt absolute path would otherwise put keys where nobody looks for them
+                // (or backs them up). `system_key_directory` itself is made at startup.
+                if let Some(dir) = path.parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.is_dir()
+                {
+                    return Err(KeyError::Unavailable {
+                        key_id: None,
+                        provider: format!("local key file {}", path.display()),
+                        reason: format!(
+                            "its directory {} does not exist; crypta makes the key file when \
+                             a key is first needed, not the directory: create it (mode 0700) \
+                             or fix the path",
+                            dir.display()
+                        ),
+                    });
+                }
                 let mut others = self
                     .other_local
                     .lock()

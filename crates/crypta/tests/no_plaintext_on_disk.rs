@@ -269,3 +269,38 @@ fn a_clean_close_leaves_no_commit_log_plaintext_without_system_info_encryption()
     let e = open(dir.path(), false);
     assert_eq!(e.get("ks.t", b"late").unwrap(), Some(SECRET.to_vec()));
 }
+
+/// The HCD flat-file example names its key file by absolute path: a file in an existing
+/// directory is made when first needed; a directory that does not exist (a misspelt path) is
+/// refused at CREATE TABLE, naming it, and nothing is made there.
+#[test]
+fn secret_key_file_in_a_missing_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let create = |table: &str, file: &std::path::Path| {
+        e.execute_cql(&format!(
+            "CREATE TABLE ks.{table} (id text PRIMARY KEY, v text) WITH compression = \
+             {{'class': 'Encryptor', 'key_provider': 'LocalFileSystemKeyProviderFactory', \
+             'secret_key_file': '{}'}}",
+            file.display()
+        ))
+    };
+    let missing = keys.path().join("conf-typo").join("system_key");
+    let err = create("a", &missing).unwrap_err().to_string();
+    assert!(
+        err.contains(&missing.display().to_string()) && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!keys.path().join("conf-typo").exists());
+    assert!(e.execute_cql("DESC TABLE ks.a").is_err());
+
+    let good = keys.path().join("system_key");
+    create("b", &good).unwrap();
+    e.put("ks.b", b"k", SECRET).unwrap();
+    e.flush(&[]).unwrap();
+    assert!(good.is_file());
+    assert_eq!(e.get("ks.b", b"k").unwrap().unwrap(), SECRET);
+    e.close().unwrap();
+}
