@@ -37,6 +37,14 @@ fn main() -> ExitCode {
     let failed = commands::error_status(&cli.command);
     let code = match commands::run(&cli.config, cli.command, &mut out) {
         Ok(code) => code,
+        // The reader of our output went away (`crypta keys list | head`): stop quietly, as
+        // a command killed by SIGPIPE would, instead of reporting the write that failed.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             let _ = out.flush();
             eprintln!("crypta: {e}");

@@ -508,3 +508,28 @@ fn shell_help_errors_unquoted_cql_and_exit_status() {
     sh.stdin.write_all(b"exit\nput ks.nope a b\n").unwrap();
     assert_eq!(sh.finish(), Some(1));
 }
+
+/// `crypta scan ks.t | head -1`: when the reader goes away, crypta stops quietly with status 0
+/// (as a command killed by SIGPIPE would), without "Broken pipe" on stderr.
+#[test]
+fn output_cut_short_by_its_reader_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = with_table(dir.path());
+    ok(&config, &["load", "ks.t", "--rows", "20000"]);
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "scan", "ks.t"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("key-000000000000\t"), "{first}");
+    // The reader is dropped here, closing the pipe while crypta still has rows to write.
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("Broken pipe"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}

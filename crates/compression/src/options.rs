@@ -211,11 +211,14 @@ impl CompressionOptions {
             Some(v) => return Err(invalid("enabled", v, "expected 'true' or 'false'")),
         };
         let chunk_length_kb = match (get("chunk_length_kb"), get("chunk_length_in_kb")) {
-            (Some(_), Some(_)) => {
+            (Some(kb), Some(in_kb)) => {
                 return Err(invalid(
                     "chunk_length_in_kb",
-                    "",
-                    "give chunk_length_kb or chunk_length_in_kb, not both",
+                    in_kb,
+                    &format!(
+                        "chunk_length_kb is given too ({kb:?}); give chunk_length_kb or \
+                         chunk_length_in_kb, not both"
+                    ),
                 ));
             }
             (Some(v), None) => parse_chunk_length("chunk_length_kb", v)?,

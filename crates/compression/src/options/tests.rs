@@ -133,6 +133,14 @@ fn errors_name_the_option() {
             &[("class", "Encryptor"), ("chunk_length_in_kb", "3")],
             "chunk_length_in_kb",
         ),
+        (
+            &[
+                ("class", "Encryptor"),
+                ("chunk_length_kb", "1"),
+                ("chunk_length_in_kb", "4"),
+            ],
+            "\"4\" for compression option 'chunk_length_in_kb': chunk_length_kb is given too (\"1\")",
+        ),
         (&[("class", "Encryptor"), ("colour", "blue")], "colour"),
         (&[("class", "Encryptor"), ("enabled", "maybe")], "enabled"),
         (
