@@ -190,6 +190,13 @@ pub fn apply(state: &mut ManifestState, stmt: &Statement) -> Result<Applied, Sch
                 .ok_or_else(|| SchemaError::NoTable(keyspace.clone(), table.clone()))?;
             Ok(Applied::Output(describe_table(t)))
         }
+        Statement::DescribeSchema => {
+            let mut out = Vec::new();
+            for name in state.keyspaces.keys().filter(|k| *k != SYSTEM_KEYSPACE) {
+                out.push(describe_keyspace(state, name)?);
+            }
+            Ok(Applied::Output(out.join("\n\n")))
+        }
         Statement::DescribeKeyspaces => Ok(Applied::Output(
             state
                 .keyspaces

@@ -368,6 +368,13 @@ fn desc_keyspace_output_recreates_the_keyspace() {
     .unwrap();
     let desc = e.execute_cql("DESC KEYSPACE ks").unwrap();
     assert_eq!(desc.matches("CREATE ").count(), 3, "{desc}");
+    // DESC SCHEMA: every keyspace but system, as cqlsh prints it; DESC SCHEMA ks is ks's.
+    e.execute_cql("CREATE KEYSPACE ks2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").unwrap();
+    let schema = e.execute_cql("DESC SCHEMA;").unwrap();
+    assert!(schema.starts_with(&desc), "{schema}");
+    assert!(schema.contains("CREATE KEYSPACE ks2 "), "{schema}");
+    assert!(!schema.contains("system"), "{schema}");
+    assert_eq!(e.execute_cql("DESC SCHEMA ks").unwrap(), desc);
     e.close().unwrap();
 
     let other = tempfile::tempdir().unwrap();

@@ -72,6 +72,8 @@ pub enum Statement {
         /// Table.
         table: String,
     },
+    /// `DESC[RIBE] SCHEMA` without a name: every keyspace but `system`, as cqlsh prints it.
+    DescribeSchema,
     /// `DESC[RIBE] KEYSPACES`.
     DescribeKeyspaces,
     /// `DESC[RIBE] TABLES`.
@@ -234,6 +236,7 @@ impl fmt::Display for Statement {
                 quote_ident(keyspace),
                 quote_ident(table)
             ),
+            Statement::DescribeSchema => f.write_str("DESCRIBE SCHEMA;"),
             Statement::DescribeKeyspaces => f.write_str("DESCRIBE KEYSPACES;"),
             Statement::DescribeTables => f.write_str("DESCRIBE TABLES;"),
         }

@@ -367,13 +367,19 @@ impl Parser<'_> {
                 Ok(Statement::DescribeKeyspaces)
             } else if self.eat_keyword("tables") {
                 Ok(Statement::DescribeTables)
-            } else if self.eat_keyword("keyspace") || self.eat_keyword("schema") {
+            } else if self.eat_keyword("schema") {
+                if matches!(self.peek().kind, Tok::End | Tok::Punct(';')) {
+                    Ok(Statement::DescribeSchema)
+                } else {
+                    Ok(Statement::DescribeKeyspace(self.ident("a keyspace name")?))
+                }
+            } else if self.eat_keyword("keyspace") {
                 Ok(Statement::DescribeKeyspace(self.ident("a keyspace name")?))
             } else if self.eat_keyword("table") || self.eat_keyword("columnfamily") {
                 let (keyspace, table) = self.qualified_table()?;
                 Ok(Statement::DescribeTable { keyspace, table })
             } else {
-                Err(self.error("expected KEYSPACE, TABLE, KEYSPACES or TABLES after DESC"))
+                Err(self.error("expected KEYSPACE, TABLE, SCHEMA, KEYSPACES or TABLES after DESC"))
             }
         } else {
             Err(self.error(
