@@ -63,10 +63,12 @@ impl Ctx<'_> {
         }
     }
 
+    /// `true` or `false`, or YAML 1.1's `yes`/`no`/`on`/`off`, which cassandra.yaml's reader
+    /// (SnakeYAML) also takes as booleans.
     fn boolean(&self, key: &str, v: &Value) -> Result<bool, ConfigError> {
         match self.text(key, v)?.to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
+            "true" | "yes" | "on" => Ok(true),
+            "false" | "no" | "off" => Ok(false),
             other => Err(self.invalid(key, format!("expected true or false, got {other:?}"))),
         }
     }

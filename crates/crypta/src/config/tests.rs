@@ -135,6 +135,20 @@ fn init_yaml_parses_to_the_embedded_default() {
 }
 
 #[test]
+fn yaml_1_1_booleans_are_taken_as_cassandra_takes_them() {
+    for (v, want) in [
+        ("yes", true),
+        ("On", true),
+        ("TRUE", true),
+        ("no", false),
+        ("off", false),
+    ] {
+        let c = parse(&format!("system_info_encryption:\n  enabled: {v}\n")).unwrap();
+        assert_eq!(c.system_info_encryption.enabled, want, "{v}");
+    }
+}
+
+#[test]
 fn a_misspelt_security_section_is_refused_and_other_near_misses_suggest_the_key() {
     for (y, meant) in [
         (
