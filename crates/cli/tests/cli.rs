@@ -89,6 +89,26 @@ fn newcomer_session() {
     );
     let usage = ok(&config, &["keys", "usage"]);
     assert!(usage.contains("test-encryption_test-"), "{usage}");
+    // A key asked of a provider that does not exist: the error says so and lists the ones that do.
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let o = run(
+        &config,
+        &["keys", "expire", id, "--kmip-host", "nosuchgroup"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nosuchgroup")
+            && err.contains("no key provider has this name")
+            && err.contains("local"),
+        "{err}"
+    );
     ok(&config, &["verify"]);
     let load = ok(
         &config,

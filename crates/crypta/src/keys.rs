@@ -158,9 +158,23 @@ impl KeyRegistry {
         id: &KeyId,
         name: Option<&str>,
     ) -> Result<(String, Arc<dyn ManagedProvider>, KeyInfo), KeyError> {
+        let managers = self.managers();
+        if let Some(want) = name
+            && !managers.iter().any(|(n, _)| n == want)
+        {
+            let names: Vec<&str> = managers.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(KeyError::Unavailable {
+                key_id: Some(id.clone()),
+                provider: want.to_string(),
+                reason: format!(
+                    "no key provider has this name (the configured ones: {})",
+                    names.join(", ")
+                ),
+            });
+        }
         let mut found = Vec::new();
         let mut unreachable = None;
-        for (n, m) in self.managers() {
+        for (n, m) in managers {
             if name.is_some_and(|want| want != n) {
                 continue;
             }
