@@ -156,7 +156,7 @@ pub enum KeysCommand {
         /// The kmip_hosts group (or `local`) that holds the key.
         #[arg(long = "kmip-host")]
         kmip_host: Option<String>,
-        /// When: YYYY-MM-DD[THH:MM[:SS]Z] (UTC) or @SECONDS.
+        /// When: YYYY-MM-DD[THH:MM[:SS]Z] (UTC), DSE's "YYYY-MM-DD HH:MM:SS:T", or @SECONDS.
         #[arg(long)]
         at: Option<String>,
     },

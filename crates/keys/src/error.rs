@@ -32,7 +32,7 @@ pub enum KeyError {
 
     /// A time could not be parsed.
     #[error(
-        "invalid time {0:?}: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or @SECONDS since the epoch"
+        "invalid time {0:?}: use YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC), YYYY-MM-DD HH:MM:SS:T (as dsetool) or @SECONDS since the epoch"
     )]
     InvalidTime(String),
 

@@ -91,7 +91,8 @@ impl FromStr for Timestamp {
     type Err = KeyError;
 
     /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]Z` (a space may replace the `T`, the `Z` is
-    /// optional: times are UTC), or `@SECONDS` since the epoch.
+    /// optional: times are UTC), DSE's `YYYY-MM-DD HH:MM:SS:T` (the fraction dropped), or
+    /// `@SECONDS` since the epoch.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || KeyError::InvalidTime(s.to_string());
         let t = s.trim();
@@ -124,6 +125,14 @@ impl FromStr for Timestamp {
             mm = tp.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
             if let Some(s) = tp.next() {
                 ss = s.parse().map_err(|_| bad())?;
+            }
+            // DSE's `dsetool managekmip expirekey` form, `YYYY-MM-DD HH:MM:SS:T`
+            // (`2016-04-13 20:05:00:0`): a fraction of a second after a fourth colon, dropped
+            // (timestamps here are whole seconds).
+            if let Some(frac) = tp.next()
+                && (frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(bad());
             }
             if tp.next().is_some() || hh > 23 || mm > 59 || ss > 60 {
                 return Err(bad());
@@ -172,6 +181,11 @@ mod tests {
             "2026-11-28T10:30:00Z"
         );
         assert_eq!("@60".parse::<Timestamp>().unwrap(), Timestamp(60_000));
+        // The DSE docs' expirekey example.
+        assert_eq!(
+            "2016-04-13 20:05:00:0".parse::<Timestamp>().unwrap().to_string(),
+            "2016-04-13T20:05:00Z"
+        );
     }
 
     #[test]
@@ -182,6 +196,9 @@ mod tests {
             "2026-13-01",
             "26-1-1",
             "2026-01-01T25:00",
+            "2026-01-01 10:00:00:",
+            "2026-01-01 10:00:00:x",
+            "2026-01-01 10:00:00:0:0",
             "soon",
         ] {
             assert!(s.parse::<Timestamp>().is_err(), "{s}");
