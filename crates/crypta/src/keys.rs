@@ -54,6 +54,45 @@ impl KeyRegistry {
         self.default_local.clone()
     }
 
+    /// Where a `secret_key_file` (or `system_key_file`) option points: a relative name is
+    /// taken from `system_key_directory`, where the default key file also lives.
+    pub fn local_path(&self, file: &Path) -> PathBuf {
+        match self.default_local.path().parent() {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file.to_path_buf(),
+        }
+    }
+
+    /// For a CREATE or ALTER TABLE naming a key file: refused, naming it, if its directory
+    /// does not exist. A key file is made when a key is first needed, but not a directory for
+    /// it: a misspelt absolute path would otherwise put keys where nobody looks for them (or
+    /// backs them up). (Files of tables already created are not checked: a table whose key
+    /// file went missing is unavailable alone, and can be dropped.)
+    pub fn check_new_key_file(&self, choice: &KeyProviderChoice) -> Result<(), KeyError> {
+        let KeyProviderChoice::Local {
+            secret_key_file: Some(file),
+        } = choice
+        else {
+            return Ok(());
+        };
+        let path = self.local_path(file);
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                Err(KeyError::Unavailable {
+                    key_id: None,
+                    provider: format!("local key file {}", path.display()),
+                    reason: format!(
+                        "its directory {} does not exist; crypta makes the key file when a \
+                         key is first needed, not the directory: create it (mode 0700) or fix \
+                         the path",
+                        dir.display()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The provider a table's (or system resource's) options name.
     pub fn provider_for(
         &self,
@@ -66,33 +105,9 @@ impl KeyRegistry {
             KeyProviderChoice::Local {
                 secret_key_file: Some(file),
             } => {
-                // `system_key_file` names a file in `system_key_directory`, where the default
-                // key file also lives; a relative `secret_key_file` is taken from there too.
-                let default_path = self.default_local.path();
-                let path = match default_path.parent() {
-                    Some(dir) if file.is_relative() => dir.join(file),
-                    _ => file.clone(),
-                };
-                if path == default_path {
+                let path = self.local_path(file);
+                if path == self.default_local.path() {
                     return Ok(self.default_local.clone());
-                }
-                // A key file is made when first needed, but not a directory for it: a
-                // misspelt absolute path would otherwise put keys where nobody looks for them
-                // (or backs them up). `system_key_directory` itself is made at startup.
-                if let Some(dir) = path.parent()
-                    && !dir.as_os_str().is_empty()
-                    && !dir.is_dir()
-                {
-                    return Err(KeyError::Unavailable {
-                        key_id: None,
-                        provider: format!("local key file {}", path.display()),
-                        reason: format!(
-                            "its directory {} does not exist; crypta makes the key file when \
-                             a key is first needed, not the directory: create it (mode 0700) \
-                             or fix the path",
-                            dir.display()
-                        ),
-                    });
                 }
                 let mut others = self
                     .other_local

@@ -303,4 +303,14 @@ fn secret_key_file_in_a_missing_directory_is_refused() {
     assert!(good.is_file());
     assert_eq!(e.get("ks.b", b"k").unwrap().unwrap(), SECRET);
     e.close().unwrap();
+
+    // The key file's directory gone later: the engine still opens, that table is unavailable
+    // alone, naming why, and can be dropped.
+    std::fs::rename(keys.path(), keys.path().with_extension("moved")).unwrap();
+    let e = open(dir.path(), false);
+    let err = e.get("ks.b", b"k").unwrap_err().to_string();
+    assert!(err.contains("ks.b"), "{err}");
+    e.execute_cql("DROP TABLE ks.b").unwrap();
+    e.close().unwrap();
+    std::fs::rename(keys.path().with_extension("moved"), keys.path()).unwrap();
 }

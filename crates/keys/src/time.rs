@@ -183,7 +183,10 @@ mod tests {
         assert_eq!("@60".parse::<Timestamp>().unwrap(), Timestamp(60_000));
         // The DSE docs' expirekey example.
         assert_eq!(
-            "2016-04-13 20:05:00:0".parse::<Timestamp>().unwrap().to_string(),
+            "2016-04-13 20:05:00:0"
+                .parse::<Timestamp>()
+                .unwrap()
+                .to_string(),
             "2016-04-13T20:05:00Z"
         );
     }

@@ -894,6 +894,9 @@ impl Inner {
                     let old = state.tables.get(&def.id);
                     if old.is_none_or(|o| o.compression != def.compression) {
                         let codec = self.codec_for(def)?;
+                        if let Some(e) = &codec.0.encryption {
+                            self.keys.check_new_key_file(&e.key_provider)?;
+                        }
                         self.check_kmip_key(&codec)?;
                         runtime.push((def.clone(), codec));
                     }
