@@ -233,3 +233,43 @@ fn create_or_alter_table_under_an_unreachable_group_is_refused() {
     assert_eq!(e.get("ks.t", b"k").unwrap().unwrap(), MARKER);
     e.close().unwrap();
 }
+
+/// An edit of a group's settings while the engine runs and the server is down keeps the keys
+/// the group holds in its cache: writes, flushes and reads go on with them (they used to be
+/// dropped with the old settings' provider, and the next flush failed and stopped writes).
+#[test]
+fn a_kmip_hosts_edit_during_an_outage_keeps_the_cached_keys() {
+    let pki = Pki::new().unwrap();
+    let mut server = KmipServer::start(&pki).unwrap();
+    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
+    let truststore = pki
+        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let groups = group_yaml("kmip_group1", &server.host(), &keystore, &truststore);
+    let e = Engine::open(write_config(dir.path(), &groups)).unwrap();
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH COMPRESSION = {'class': 'Encryptor', \
+         'key_provider': 'KmipKeyProviderFactory', 'kmip_host': 'kmip_group1', \
+         'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}",
+    )
+    .unwrap();
+    e.put("ks.t", b"before", MARKER).unwrap();
+    e.flush(&[]).unwrap();
+
+    server.stop();
+    // Only the timeout changes.
+    write_config(
+        dir.path(),
+        &groups.replace("timeout: 2000", "timeout: 1500"),
+    );
+    // 1, or 0 if the engine's config watcher took the edit first.
+    assert!(e.reload_config().unwrap() <= 1);
+    e.put("ks.t", b"after", MARKER).unwrap();
+    e.flush(&[]).unwrap();
+    assert_eq!(e.get("ks.t", b"before").unwrap().unwrap(), MARKER);
+    assert_eq!(e.get("ks.t", b"after").unwrap().unwrap(), MARKER);
+    assert_eq!(rows(&e), 2);
+    e.close().unwrap();
+}

@@ -121,7 +121,7 @@ impl Inner {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(group)
-                .map(|g| g.hosts.clone())
+                .map(|(g, _)| g.hosts.clone())
                 .unwrap_or_default();
             Error::KmipGroup {
                 group: group.clone(),
@@ -144,10 +144,16 @@ impl Inner {
             .unwrap_or_else(PoisonError::into_inner);
         let mut changed = 0;
         for (group, gc) in &new.kmip_hosts {
-            if live.get(group) != Some(gc) {
-                self.keys.set_kmip_group(group, provider(group, gc)?);
+            let old = live.get(group);
+            if old.map(|(c, _)| c) != Some(gc) {
+                let p = provider(group, gc)?;
+                // The keys the group's provider holds stay (see `adopt_cache_of`).
+                if let Some((_, old)) = old {
+                    p.adopt_cache_of(old);
+                }
+                self.keys.set_kmip_group(group, p.clone());
                 log::info!("kmip_hosts group {group} ({}) is now in effect", gc.hosts);
-                live.insert(group.clone(), gc.clone());
+                live.insert(group.clone(), (gc.clone(), p));
                 changed += 1;
             }
         }

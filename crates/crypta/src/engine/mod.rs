@@ -118,7 +118,15 @@ pub(crate) struct Inner {
     /// Serializes paxos acceptor updates.
     pub(crate) paxos_lock: Mutex<()>,
     /// The `kmip_hosts` groups in effect (changed live by config reloads).
-    live_kmip: Mutex<std::collections::BTreeMap<String, crypta_kmip::KmipGroupConfig>>,
+    live_kmip: Mutex<
+        std::collections::BTreeMap<
+            String,
+            (
+                crypta_kmip::KmipGroupConfig,
+                Arc<crypta_kmip::KmipKeyProvider>,
+            ),
+        >,
+    >,
 }
 
 /// Splits `keyspace.table`.

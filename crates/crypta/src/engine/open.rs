@@ -60,8 +60,11 @@ pub(super) fn open(config: Config) -> Result<Engine> {
     }
 
     let keys = Arc::new(KeyRegistry::new(&config.local_key_file())?);
+    let mut live_kmip = std::collections::BTreeMap::new();
     for (group, gc) in &config.kmip_hosts {
-        keys.set_kmip_group(group, super::kmip::provider(group, gc)?);
+        let p = super::kmip::provider(group, gc)?;
+        keys.set_kmip_group(group, p.clone());
+        live_kmip.insert(group.clone(), (gc.clone(), p));
     }
     let any: Arc<dyn crypta_keys::KeyProvider> = Arc::new(AnyProvider(keys.clone()));
 
@@ -125,7 +128,7 @@ pub(super) fn open(config: Config) -> Result<Engine> {
         worker: Mutex::new(None),
         worker_thread: Mutex::new(None),
         paxos_lock: Mutex::new(()),
-        live_kmip: Mutex::new(config.kmip_hosts.clone()),
+        live_kmip: Mutex::new(live_kmip),
         config,
     });
 

@@ -122,6 +122,33 @@ impl KmipKeyProvider {
         }
     }
 
+    /// Takes over the keys `old` holds in its cache, with their ages: an edit of the group's
+    /// settings while the engine runs replaces its provider, and must not drop the keys it
+    /// holds (during an outage, all there is to read and write with). They expire
+    /// `key_cache_millis` after `old` fetched them, as they would have.
+    pub fn adopt_cache_of(&self, old: &KmipKeyProvider) {
+        {
+            let from = read(&old.cache);
+            let mut to = write(&self.cache);
+            to.current = from
+                .current
+                .iter()
+                .map(|(spec, c)| {
+                    let value = c.value.clone();
+                    (spec.clone(), Checked { value, at: c.at })
+                })
+                .collect();
+            to.keys = from
+                .keys
+                .iter()
+                .map(|(id, c)| {
+                    let value = c.value.clone();
+                    (id.clone(), Checked { value, at: c.at })
+                })
+                .collect();
+        }
+    }
+
     /// The client (for `crypta keys check` and diagnostics).
     pub fn client(&self) -> &KmipClient {
         &self.client
