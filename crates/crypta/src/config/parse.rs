@@ -235,6 +235,52 @@ fn system_info(cx: &Ctx<'_>, v: &Value) -> Result<SystemInfoEncryption, ConfigEr
     Ok(SystemInfoEncryption { enabled, options })
 }
 
+/// A `kmip_hosts` group's scalars as its settings take them, checked before they are
+/// deserialized so that an error names the setting and never shows a password: a password
+/// YAML reads as a number or boolean is refused (it may not be the text written:
+/// `007` reads as 7); numbers where text is expected (`hosts`, paths, types) become text;
+/// `timeout` and `key_cache_millis` take a whole number, quoted or not.
+fn kmip_group_scalars(cx: &Ctx<'_>, group: &str, g: &Mapping) -> Result<Mapping, ConfigError> {
+    let mut out = Mapping::new();
+    for (k, v) in g {
+        let key = k.as_str().unwrap_or_default();
+        let dotted = format!("kmip_hosts.{group}.{key}");
+        let v = match (key, v) {
+            ("keystore_password" | "truststore_password", Value::String(_) | Value::Null) => {
+                v.clone()
+            }
+            ("keystore_password" | "truststore_password", _) => {
+                return Err(cx.invalid(
+                    &dotted,
+                    "YAML reads this password as a number, boolean or structure, which may not \
+                     be the text written; quote it ('...')",
+                ));
+            }
+            ("timeout" | "key_cache_millis", Value::String(s)) => match s.trim().parse::<u64>() {
+                Ok(n) => Value::Number(n.into()),
+                Err(_) => {
+                    return Err(cx.invalid(
+                        &dotted,
+                        format!("expected milliseconds as a whole number, got {s:?}"),
+                    ));
+                }
+            },
+            ("timeout" | "key_cache_millis", Value::Number(n)) if n.as_u64().is_some() => v.clone(),
+            ("timeout" | "key_cache_millis", _) => {
+                return Err(cx.invalid(&dotted, "expected milliseconds as a whole number"));
+            }
+            (
+                "hosts" | "keystore_path" | "keystore_type" | "truststore_path" | "truststore_type"
+                | "protocol",
+                Value::Number(_) | Value::Bool(_),
+            ) => Value::String(cx.text(&dotted, v)?),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Ok(out)
+}
+
 fn kmip_hosts(cx: &Ctx<'_>, v: &Value) -> Result<BTreeMap<String, KmipGroupConfig>, ConfigError> {
     let Value::Mapping(m) = v else {
         if v.is_null() {
@@ -260,7 +306,8 @@ fn kmip_hosts(cx: &Ctx<'_>, v: &Value) -> Result<BTreeMap<String, KmipGroupConfi
                 "required: comma-separated host[:port] list",
             ));
         }
-        let mut cfg: KmipGroupConfig = serde_yaml::from_value(Value::Mapping(g.clone()))
+        let g = kmip_group_scalars(cx, &group, g)?;
+        let mut cfg: KmipGroupConfig = serde_yaml::from_value(Value::Mapping(g))
             .map_err(|e| cx.invalid(&format!("kmip_hosts.{group}"), e.to_string()))?;
         // Relative store paths are relative to the configuration file.
         cfg.keystore_path = cx.base.join(&cfg.keystore_path);

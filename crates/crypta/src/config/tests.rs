@@ -197,3 +197,48 @@ fn a_misspelt_security_section_is_refused_and_other_near_misses_suggest_the_key(
         assert!(c.warnings.is_empty(), "{key}: {:?}", c.warnings);
     }
 }
+
+#[test]
+fn kmip_group_scalars_name_the_setting_and_never_show_a_password() {
+    let group = |extra: &str| {
+        format!(
+            "kmip_hosts:\n  g1:\n    hosts: h1\n    keystore_path: k.jks\n    truststore_path: t.jks\n{extra}"
+        )
+    };
+    for (extra, key) in [
+        (
+            "    keystore_password: 987654321\n",
+            "kmip_hosts.g1.keystore_password",
+        ),
+        (
+            "    truststore_password: 3.14159e7\n",
+            "kmip_hosts.g1.truststore_password",
+        ),
+        (
+            "    keystore_password: true\n",
+            "kmip_hosts.g1.keystore_password",
+        ),
+    ] {
+        let err = parse(&group(extra)).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("'{key}'")) && err.contains("quote it"),
+            "{err}"
+        );
+        for secret in ["987654321", "3.14159", "31415900"] {
+            assert!(!err.contains(secret), "{err}");
+        }
+    }
+    let err = parse(&group("    timeout: 1s\n")).unwrap_err().to_string();
+    assert!(
+        err.contains("'kmip_hosts.g1.timeout'") && err.contains("whole number"),
+        "{err}"
+    );
+    // Quoted numbers where numbers go, and numbers where text goes, are taken.
+    let c = parse(&group(
+        "    timeout: '2500'\n    key_cache_millis: 60000\n    keystore_password: '007'\n    protocol: 1.3\n",
+    ))
+    .unwrap();
+    let g = &c.kmip_hosts["g1"];
+    assert_eq!((g.timeout, g.key_cache_millis), (2500, 60000));
+    assert_eq!(g.protocol.as_deref(), Some("1.3"));
+}
