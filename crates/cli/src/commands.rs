@@ -613,12 +613,11 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
             writeln!(out, "key {} is {}", info.id, info.state)?;
         }
         KeysCommand::Check { kmip_host } => {
-            let cfg = engine.config();
-            let group = cfg
-                .kmip_hosts
-                .get(&kmip_host)
+            // The group as the engine uses it now, edits to crypta.yaml included.
+            let group = engine
+                .kmip_group(&kmip_host)
                 .ok_or_else(|| format!("no group {kmip_host} under kmip_hosts"))?;
-            let report = crypta_kmip::KmipKeyProvider::new(&kmip_host, group)?.check();
+            let report = crypta_kmip::KmipKeyProvider::new(&kmip_host, &group)?.check();
             write!(out, "{report}")?;
             if !report.all_ok() {
                 return Err(format!("some hosts of {kmip_host} failed").into());

@@ -266,6 +266,9 @@ fn a_kmip_hosts_edit_during_an_outage_keeps_the_cached_keys() {
     );
     // 1, or 0 if the engine's config watcher took the edit first.
     assert!(e.reload_config().unwrap() <= 1);
+    // What `keys check` in a running shell reads: the edited settings.
+    assert_eq!(e.kmip_group("kmip_group1").unwrap().timeout, 1500);
+    assert!(e.kmip_group("kmip_group2").is_none());
     e.put("ks.t", b"after", MARKER).unwrap();
     e.flush(&[]).unwrap();
     assert_eq!(e.get("ks.t", b"before").unwrap().unwrap(), MARKER);

@@ -240,6 +240,17 @@ impl Engine {
         Ok(self.inner.get_entry(&t, key)?.and_then(|e| e.value))
     }
 
+    /// The settings of `kmip_hosts` group `name` now in effect: those read at open, or of the
+    /// last edit the engine took while running ([`Engine::reload_config`]).
+    pub fn kmip_group(&self, name: &str) -> Option<crypta_kmip::KmipGroupConfig> {
+        self.inner
+            .live_kmip
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .map(|(c, _)| c.clone())
+    }
+
     /// The chunk cache's counters (`file_cache_size_in_mb`): hits and misses since the
     /// engine opened, and the chunks and bytes of plaintext it holds now.
     pub fn cache_stats(&self) -> crypta_sstable::CacheStats {
