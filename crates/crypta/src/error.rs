@@ -34,7 +34,7 @@ pub enum Error {
     #[error(transparent)]
     Hints(#[from] crypta_hints::HintsError),
     /// A KMIP group cannot be used.
-    #[error("KMIP group {group} (hosts {hosts}): {reason}")]
+    #[error("KMIP group {group} ({}): {reason}", if hosts.is_empty() { "no hosts configured".to_string() } else { format!("hosts {hosts}") })]
     KmipGroup {
         /// The `kmip_hosts` group.
         group: String,

@@ -94,7 +94,7 @@ pub(crate) fn check_groups_in_use(
         };
         provider
             .current_key(&spec)
-            .map_err(|e| fail(format!("cannot supply a {spec} key: {e}")))?;
+            .map_err(|e| fail(format!("cannot supply a key ({spec}): {e}")))?;
     }
     Ok(())
 }
@@ -126,7 +126,7 @@ impl Inner {
             Error::KmipGroup {
                 group: group.clone(),
                 hosts,
-                reason: format!("cannot supply a {spec} key, so the statement is refused: {err}"),
+                reason: format!("cannot supply a key ({spec}), so the statement is refused: {err}"),
             }
         })
     }
