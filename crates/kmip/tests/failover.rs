@@ -57,6 +57,14 @@ fn first_host_hanging_fails_over_within_the_timeout() {
         "the timeout did not hold: {took:?}"
     );
     assert!(!id.is_empty());
+    // The hung host is tried after the other one for a while: the next requests go to the
+    // host that answered and do not connect to it again.
+    let accepted = hang.accepted();
+    assert_eq!(accepted, 1);
+    for _ in 0..3 {
+        assert_eq!(c.get_symmetric_key(&id).unwrap().material.len(), 16);
+    }
+    assert_eq!(hang.accepted(), accepted);
 }
 
 #[test]

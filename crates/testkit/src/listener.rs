@@ -20,6 +20,7 @@ pub fn refused_port() -> Result<u16> {
 #[derive(Debug)]
 pub struct HangingListener {
     port: u16,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -33,17 +34,23 @@ impl HangingListener {
         l.set_nonblocking(true).map_err(|e| err(e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
         let thread = std::thread::spawn(move || {
             let mut held: Vec<TcpStream> = Vec::new();
             while !flag.load(Ordering::Relaxed) {
                 match l.accept() {
-                    Ok((s, _)) => held.push(s),
+                    Ok((s, _)) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                        held.push(s);
+                    }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
         Ok(HangingListener {
             port,
+            accepted,
             stop,
             thread: Some(thread),
         })
@@ -57,6 +64,11 @@ impl HangingListener {
     /// `127.0.0.1:PORT`, as a `hosts` entry.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
     }
 }
 

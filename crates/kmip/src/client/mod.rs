@@ -20,14 +20,21 @@ use crate::ttlv::tags::*;
 use crate::ttlv::{DecodeLimits, Ttlv};
 use crate::{HostAddr, KmipError, KmipGroupConfig, StoreInfo, keystore, tls};
 
+/// How long a host that failed is tried after the others (see [`KmipClient`]).
+pub const FAILED_HOST_LAST_FOR: Duration = Duration::from_secs(30);
+
 /// A KMIP client for the hosts of one `kmip_hosts` group.
 ///
 /// Each request goes to the hosts in the order listed, moving to the next on a connection,
 /// TLS or I/O failure or a timeout, never on a KMIP error reply, and never resending a
-/// Create or Register that may have reached a server. Shareable between threads.
+/// Create or Register that may have reached a server. A host that failed in the last
+/// [`FAILED_HOST_LAST_FOR`] is tried after the others, so that a host that hangs costs one
+/// timeout, not one per request. Shareable between threads.
 pub struct KmipClient {
     group: String,
     hosts: Vec<HostAddr>,
+    /// When each host (by index) last failed, if it has not answered since.
+    failed_at: std::sync::Mutex<Vec<Option<std::time::Instant>>>,
     tls: Arc<ClientConfig>,
     timeout: Duration,
     limits: DecodeLimits,
@@ -128,6 +135,7 @@ impl KmipClient {
         )?;
         Ok(KmipClient {
             group: group.to_string(),
+            failed_at: std::sync::Mutex::new(vec![None; hosts.len()]),
             hosts,
             tls,
             timeout: config.timeout(),

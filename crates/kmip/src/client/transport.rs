@@ -219,12 +219,18 @@ impl KmipClient {
         let mut bytes = Zeroizing::new(Vec::with_capacity(1024));
         message::request(items, Timestamp::now()).encode_into(&mut bytes)?;
         let mut failures: Vec<HostFailure> = Vec::new();
-        for (i, host) in self.hosts.iter().enumerate() {
-            let next = match self.hosts.get(i + 1) {
+        let order = self.host_order();
+        for (n, &i) in order.iter().enumerate() {
+            let Some(host) = self.hosts.get(i) else {
+                continue;
+            };
+            let next = match order.get(n + 1).and_then(|&j| self.hosts.get(j)) {
                 Some(h) => format!("trying {h} next"),
                 None => "no host left to try".to_string(),
             };
-            match self.attempt(host, &bytes) {
+            let answered = self.attempt(host, &bytes);
+            self.note(i, answered.is_ok());
+            match answered {
                 Ok((msg, _)) => match message::parse_response(msg, items.len()) {
                     Ok(results) => return Ok((host.to_string(), results)),
                     Err(detail) if creates => {
@@ -261,6 +267,38 @@ impl KmipClient {
             operation: op.name(),
             failures,
         })
+    }
+
+    /// The hosts' indexes in the order to try them: as listed, but those that failed in the
+    /// last [`super::FAILED_HOST_LAST_FOR`] after the others (in the order listed too).
+    fn host_order(&self) -> Vec<usize> {
+        let failed = self
+            .failed_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recent = |i: usize| {
+            failed
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|at| at.elapsed() < super::FAILED_HOST_LAST_FOR)
+        };
+        let (mut order, last): (Vec<usize>, Vec<usize>) =
+            (0..self.hosts.len()).partition(|&i| !recent(i));
+        order.extend(last);
+        order
+    }
+
+    /// Records whether host `i` answered (at the transport level; a KMIP error reply is an
+    /// answer) or failed.
+    fn note(&self, i: usize, answered: bool) {
+        let mut failed = self
+            .failed_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(slot) = failed.get_mut(i) {
+            *slot = (!answered).then(std::time::Instant::now);
+        }
     }
 
     /// Sends one operation and returns its response payload, or the server's error.
