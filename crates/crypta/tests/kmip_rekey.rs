@@ -6,7 +6,7 @@
 mod common;
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{KS, files_containing};
@@ -40,16 +40,46 @@ fn rows(e: &Engine) -> usize {
         .len()
 }
 
+/// A CA, a running pykmip-server, and the client's keystore and truststore made as the HCD
+/// docs make them: `openssl pkcs12 -export`, then `keytool -importkeystore` into a `.jks` name
+/// (which Java 17 writes as PKCS#12), and `keytool -import` of the CA into a truststore.
+struct Kmip {
+    pki: Pki,
+    server: KmipServer,
+    keystore: PathBuf,
+    truststore: PathBuf,
+}
+
+impl Kmip {
+    fn start() -> Kmip {
+        let pki = Pki::new().unwrap();
+        let server = KmipServer::start(&pki).unwrap();
+        let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
+        let truststore = pki
+            .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
+            .unwrap();
+        Kmip {
+            pki,
+            server,
+            keystore,
+            truststore,
+        }
+    }
+
+    /// The `kmip_hosts` entry of group `name` on `hosts`, with these stores.
+    fn group(&self, name: &str, hosts: &str) -> String {
+        group_yaml(name, hosts, &self.keystore, &self.truststore)
+    }
+}
+
 #[test]
 fn hcd_rekey_procedure_with_a_real_kmip_server() {
-    let pki = Pki::new().unwrap();
-    let mut server = KmipServer::start(&pki).unwrap();
-    // As the HCD docs: openssl pkcs12 -export, then keytool -importkeystore into a .jks name
-    // (which Java 17 writes as PKCS#12), and keytool -import of the CA into a truststore.
-    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
-    let truststore = pki
-        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
-        .unwrap();
+    let Kmip {
+        pki,
+        mut server,
+        keystore,
+        truststore,
+    } = Kmip::start();
     let dir = tempfile::tempdir().unwrap();
     let groups = group_yaml("kmip_group1", &server.host(), &keystore, &truststore);
     let e = Engine::open(write_config(dir.path(), &groups)).unwrap();
@@ -178,15 +208,9 @@ fn hcd_rekey_procedure_with_a_real_kmip_server() {
 /// the schema the next start checks stays one it can open.
 #[test]
 fn create_or_alter_table_under_an_unreachable_group_is_refused() {
-    let pki = Pki::new().unwrap();
-    let server = KmipServer::start(&pki).unwrap();
-    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
-    let truststore = pki
-        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
-        .unwrap();
+    let k = Kmip::start();
     let dir = tempfile::tempdir().unwrap();
-    let groups = group_yaml("kmip_group1", &server.host(), &keystore, &truststore)
-        + &group_yaml("kmip_down", "127.0.0.1:1", &keystore, &truststore);
+    let groups = k.group("kmip_group1", &k.server.host()) + &k.group("kmip_down", "127.0.0.1:1");
     let e = Engine::open(write_config(dir.path(), &groups)).unwrap();
     e.execute_cql(KS).unwrap();
     let under = |group: &str| {
@@ -239,14 +263,9 @@ fn create_or_alter_table_under_an_unreachable_group_is_refused() {
 /// dropped with the old settings' provider, and the next flush failed and stopped writes).
 #[test]
 fn a_kmip_hosts_edit_during_an_outage_keeps_the_cached_keys() {
-    let pki = Pki::new().unwrap();
-    let mut server = KmipServer::start(&pki).unwrap();
-    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
-    let truststore = pki
-        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
-        .unwrap();
+    let mut k = Kmip::start();
     let dir = tempfile::tempdir().unwrap();
-    let groups = group_yaml("kmip_group1", &server.host(), &keystore, &truststore);
+    let groups = k.group("kmip_group1", &k.server.host());
     let e = Engine::open(write_config(dir.path(), &groups)).unwrap();
     e.execute_cql(KS).unwrap();
     e.execute_cql(
@@ -258,7 +277,7 @@ fn a_kmip_hosts_edit_during_an_outage_keeps_the_cached_keys() {
     e.put("ks.t", b"before", MARKER).unwrap();
     e.flush(&[]).unwrap();
 
-    server.stop();
+    k.server.stop();
     // Only the timeout changes.
     write_config(
         dir.path(),
