@@ -49,12 +49,13 @@ pub struct KmipKeyProvider {
     refresh: Mutex<()>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Cache {
     current: HashMap<KeySpec, Checked<KeyId>>,
     keys: KeyIdMap<Checked<Arc<Key>>>,
 }
 
+#[derive(Clone)]
 struct Checked<T> {
     value: T,
     at: Instant,
@@ -127,26 +128,8 @@ impl KmipKeyProvider {
     /// holds (during an outage, all there is to read and write with). They expire
     /// `key_cache_millis` after `old` fetched them, as they would have.
     pub fn adopt_cache_of(&self, old: &KmipKeyProvider) {
-        {
-            let from = read(&old.cache);
-            let mut to = write(&self.cache);
-            to.current = from
-                .current
-                .iter()
-                .map(|(spec, c)| {
-                    let value = c.value.clone();
-                    (spec.clone(), Checked { value, at: c.at })
-                })
-                .collect();
-            to.keys = from
-                .keys
-                .iter()
-                .map(|(id, c)| {
-                    let value = c.value.clone();
-                    (id.clone(), Checked { value, at: c.at })
-                })
-                .collect();
-        }
+        let cached = read(&old.cache).clone();
+        *write(&self.cache) = cached;
     }
 
     /// The client (for `crypta keys check` and diagnostics).
