@@ -12,10 +12,7 @@ use crypta_testkit::{KmipServer, Pki, STORE_PASSWORD, refused_port};
 fn keys_check_and_list_against_a_kmip_group() {
     let pki = Pki::new().unwrap();
     let server = KmipServer::start(&pki).unwrap();
-    let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
-    let truststore = pki
-        .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
-        .unwrap();
+    let (keystore, truststore) = pki.hcd_stores().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = init(dir.path());
     let group = |name: &str, hosts: &str| {

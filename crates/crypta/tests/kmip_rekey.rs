@@ -54,10 +54,7 @@ impl Kmip {
     fn start() -> Kmip {
         let pki = Pki::new().unwrap();
         let server = KmipServer::start(&pki).unwrap();
-        let keystore = pki.keystore_p12(&pki.client, "kmip_keystore").unwrap();
-        let truststore = pki
-            .truststore_keytool(&pki.ca_cert, "kmip_truststore", false)
-            .unwrap();
+        let (keystore, truststore) = pki.hcd_stores().unwrap();
         Kmip {
             pki,
             server,

@@ -148,6 +148,16 @@ impl Pki {
         Ok(d.join("other-ca.pem"))
     }
 
+    /// The node's stores as the HCD docs make them, `(keystore, truststore)`: the client
+    /// certificate and key exported with `openssl pkcs12 -export` ([`Pki::keystore_p12`]),
+    /// and the CA imported with `keytool -import` into a `.jks` name ([`Pki::truststore_keytool`]).
+    pub fn hcd_stores(&self) -> Result<(PathBuf, PathBuf)> {
+        Ok((
+            self.keystore_p12(&self.client, "kmip_keystore")?,
+            self.truststore_keytool(&self.ca_cert, "kmip_truststore", false)?,
+        ))
+    }
+
     /// The HCD docs' keystore step 1: `openssl pkcs12 -export` of the client certificate and
     /// key into `NAME.p12` (PKCS#12, password [`STORE_PASSWORD`]).
     pub fn keystore_p12(&self, client: &ClientFiles, name: &str) -> Result<PathBuf> {
