@@ -9,7 +9,8 @@
 //! Method (see `docs/performance.md`, "Engine"): wall clock, since both engines flush and
 //! compact on background threads; every variant runs each round, in an order rotated from
 //! round to round, its fills back to back and its reads interleaved with the other variants'
-//! reads, so that a busy machine slows all of them alike; medians of the rounds.
+//! reads, so that a busy machine slows all of them alike; ops/s are medians of the rounds, and
+//! each ratio is the median of the ratios within each round (with the lowest and highest).
 //! `CRYPTA_BENCH_ROWS`, `CRYPTA_BENCH_READS` and `CRYPTA_BENCH_ROUNDS` override the sizes,
 //! `CRYPTA_BENCH_ONLY` picks variants, `CRYPTA_BENCH_CHUNK_KB` sets crypta's `chunk_length_kb`.
 #![allow(
@@ -507,21 +508,12 @@ fn summary(data: &Data, rounds: usize) {
         .iter()
         .map(|f| std::array::from_fn(|w| median(&f.iter().map(|x| x[w]).collect::<Vec<_>>())))
         .collect();
-    let (Some(fj), Some(plain)) = (
-        vs.iter().position(|v| *v == Variant::Fjall).map(|i| med[i]),
-        vs.iter()
-            .position(|v| v.name() == "crypta plaintext")
-            .map(|i| med[i]),
-    ) else {
-        return;
-    };
     println!("\nmedian ops/s of {rounds} rounds");
     print!("{:<28}", "variant");
     for w in WORKLOADS {
         print!(" {:>11}", w.split(' ').next().unwrap_or(w));
     }
-    print!(" (last: cache > data)");
-    println!();
+    println!(" (last: cache > data)");
     for (v, m) in vs.iter().zip(&med) {
         print!("{:<28}", v.name());
         for x in m {
@@ -529,30 +521,54 @@ fn summary(data: &Data, rounds: usize) {
         }
         println!();
     }
-    println!("\nratio to crypta plaintext");
-    for (v, m) in vs.iter().zip(&med) {
-        print!("{:<28}", v.name());
-        for (x, p) in m.iter().zip(&plain) {
-            print!(" {:>11.2}", x / p);
-        }
-        println!();
-    }
-    if let (Some(d), Some(ed)) = (
-        vs.iter().position(|v| v.name() == "crypta Deflate"),
+    let at = |name: &str| vs.iter().position(|v| v.name() == name);
+    let against = |base: usize| -> Vec<RatioRow> {
         vs.iter()
-            .position(|v| v.name() == "crypta Deflate+AES-128 CBC"),
-    ) {
-        print!("{:<28}", "Deflate+AES-128 CBC / Deflate");
-        for (x, p) in med[ed].iter().zip(&med[d]) {
-            print!(" {:>11.2}", x / p);
-        }
-        println!();
+            .zip(&all)
+            .map(|(v, f)| (v.name(), f.as_slice(), all[base].as_slice()))
+            .collect()
+    };
+    if let Some(p) = at("crypta plaintext") {
+        ratios("ratio to crypta plaintext", &against(p));
     }
-    println!("\nratio to fjall");
-    for (v, m) in vs.iter().zip(&med) {
-        print!("{:<28}", v.name());
-        for (x, f) in m.iter().zip(&fj) {
-            print!(" {:>11.2}", x / f);
+    if let (Some(d), Some(ed)) = (at("crypta Deflate"), at("crypta Deflate+AES-128 CBC")) {
+        ratios(
+            "ratio of the encrypting codec to the same codec without encryption",
+            &[("Deflate+AES-128 CBC / Deflate", &all[ed], &all[d])],
+        );
+    }
+    if let Some(f) = at("fjall") {
+        ratios("ratio to fjall", &against(f));
+    }
+}
+
+/// A row of [`ratios`]: a name, a variant's figures by round, and the figures by round of the
+/// variant it is compared with.
+type RatioRow<'a> = (&'a str, &'a [[f64; 5]], &'a [[f64; 5]]);
+
+/// Prints a row per `(name, figures, base)`: for each workload, the median over the rounds of
+/// the ratio of `figures` to `base` in the same round, and the lowest and highest of those
+/// ratios. Variants in one round ran under the same conditions (their reads interleaved); the
+/// ratio of two medians taken from different rounds would carry the machine's drift from
+/// round to round, which moved every variant's random reads by up to a quarter here.
+fn ratios(title: &str, rows: &[RatioRow]) {
+    println!("\n{title}: median of the rounds' ratios (lowest-highest)");
+    print!("{:<30}", "variant");
+    for w in WORKLOADS {
+        print!(" {:>17}", w.split(' ').next().unwrap_or(w));
+    }
+    println!(" (last: cache > data)");
+    for (name, figures, base) in rows {
+        print!("{name:<30}");
+        for w in 0..WORKLOADS.len() {
+            let r: Vec<f64> = figures
+                .iter()
+                .zip(*base)
+                .map(|(x, y)| x[w] / y[w])
+                .collect();
+            let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            print!(" {:>5.2} ({lo:.2}-{hi:.2})", median(&r));
         }
         println!();
     }
