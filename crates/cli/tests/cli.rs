@@ -50,6 +50,23 @@ fn newcomer_session() {
         "{err}"
     );
     std::fs::write(&config, yaml).unwrap();
+    // Table properties pasted from a cluster's DESC output run, and stderr names those that
+    // crypta ignores.
+    let o = run(
+        &config,
+        &[
+            "cql",
+            "CREATE TABLE test.pasted (id uuid PRIMARY KEY, firstname text) WITH bloom_filter_fp_chance = 0.01 AND compression = {'chunk_length_in_kb': '16', 'class': 'org.apache.cassandra.io.compress.LZ4Compressor'} AND gc_grace_seconds = 864000",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "test.pasted: ignored the table properties bloom_filter_fp_chance, gc_grace_seconds"
+        ),
+        "{err}"
+    );
     let o = run(
         &config,
         &[

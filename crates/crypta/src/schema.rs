@@ -98,6 +98,7 @@ pub fn apply(state: &mut ManifestState, stmt: &Statement) -> Result<Applied, Sch
             key,
             value,
             compression,
+            ignored: _,
         } => {
             if keyspace == SYSTEM_KEYSPACE {
                 return Err(SchemaError::SystemKeyspace);
@@ -134,10 +135,14 @@ pub fn apply(state: &mut ManifestState, stmt: &Statement) -> Result<Applied, Sch
             keyspace,
             table,
             compression,
+            ignored: _,
         } => {
-            let compression = canonical_compression(Some(compression))?;
             let t = table_mut(state, keyspace, table)?;
-            t.compression = compression;
+            let Some(compression) = compression else {
+                // Only properties crypta ignores: nothing changes.
+                return Ok(Applied::Unchanged);
+            };
+            t.compression = canonical_compression(Some(compression))?;
             Ok(Applied::Changed)
         }
         Statement::DropTable {
@@ -248,6 +253,7 @@ pub fn describe_table(t: &TableDef) -> String {
         key: t.key_column.clone(),
         value: t.value_column.clone(),
         compression: Some(t.compression.clone()),
+        ignored: Vec::new(),
     }
     .to_string()
 }

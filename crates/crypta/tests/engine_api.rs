@@ -353,6 +353,45 @@ fn system_info_encryption_with_1_kib_chunks_replays_records_longer_than_a_chunk(
     e.close().unwrap();
 }
 
+/// A table pasted from a cluster's `DESC TABLE` output, with the table properties crypta
+/// ignores, is created encrypted as its compression says; an ALTER that sets only ignored
+/// properties changes nothing (the table stays encrypted, its rows read back).
+#[test]
+fn ignored_table_properties_leave_compression_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), false);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.t (id text PRIMARY KEY, v text) WITH bloom_filter_fp_chance = 0.01
+            AND caching = {'keys': 'ALL', 'rows_per_partition': 'NONE'}
+            AND compression = {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 256}
+            AND crc_check_chance = 1.0 AND gc_grace_seconds = 864000;",
+    )
+    .unwrap();
+    let desc = e.execute_cql("DESC TABLE ks.t").unwrap();
+    assert!(
+        desc.contains("'cipher_algorithm': 'AES/CBC/PKCS5Padding'"),
+        "{desc}"
+    );
+    assert!(desc.contains("'secret_key_strength': '256'"), "{desc}");
+    assert!(!desc.contains("gc_grace_seconds"), "{desc}");
+    e.put("ks.t", b"k", b"v").unwrap();
+    assert_eq!(
+        e.execute_cql("ALTER TABLE ks.t WITH gc_grace_seconds = 0 AND comment = 'x'")
+            .unwrap(),
+        ""
+    );
+    assert_eq!(e.execute_cql("DESC TABLE ks.t").unwrap(), desc);
+    // An ALTER of a table that does not exist fails, ignored properties or not.
+    assert!(
+        e.execute_cql("ALTER TABLE ks.nope WITH comment = 'x'")
+            .is_err()
+    );
+    e.flush(&[]).unwrap();
+    assert_eq!(e.get("ks.t", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    e.close().unwrap();
+}
+
 /// What `DESC KEYSPACE` prints runs as it is (several statements) and recreates the keyspace,
 /// compression options included, in another engine; a syntax error anywhere runs nothing, and
 /// a statement that fails says which, after applying those before it.

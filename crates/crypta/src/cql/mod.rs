@@ -37,15 +37,23 @@ pub enum Statement {
         value: (String, String),
         /// The `compression` map, if given (`None`: the default).
         compression: Option<BTreeMap<String, String>>,
+        /// Cassandra table properties crypta has no use for (`gc_grace_seconds`, `caching`,
+        /// ...), as pasted from `DESC` output, which it accepts and ignores: each name with
+        /// the text of its value. Never kept in the schema.
+        ignored: Vec<(String, String)>,
     },
-    /// `ALTER TABLE ks.t WITH compression = {...}`.
+    /// `ALTER TABLE ks.t WITH compression = {...}` (and ignored properties, see
+    /// [`Statement::CreateTable`]).
     AlterTable {
         /// Keyspace.
         keyspace: String,
         /// Table.
         table: String,
-        /// The new `compression` map.
-        compression: BTreeMap<String, String>,
+        /// The new `compression` map; `None` when the statement sets only ignored properties
+        /// (it then changes nothing).
+        compression: Option<BTreeMap<String, String>>,
+        /// Ignored table properties, as in [`Statement::CreateTable`].
+        ignored: Vec<(String, String)>,
     },
     /// `DROP TABLE [IF EXISTS] ks.t`.
     DropTable {
@@ -155,6 +163,20 @@ pub fn quote_ident(id: &str) -> String {
     }
 }
 
+/// ` WITH compression = {...} AND name = value ...`, or nothing when there is no property.
+fn write_properties(
+    f: &mut fmt::Formatter<'_>,
+    compression: Option<&BTreeMap<String, String>>,
+    ignored: &[(String, String)],
+) -> fmt::Result {
+    let compression = compression.map(|c| ("compression".to_string(), map_literal(c)));
+    for (i, (name, value)) in compression.iter().chain(ignored).enumerate() {
+        let with = if i == 0 { " WITH" } else { " AND" };
+        write!(f, "{with} {name} = {value}")?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for Statement {
     /// The statement in canonical CQL.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -184,6 +206,7 @@ impl fmt::Display for Statement {
                 key,
                 value,
                 compression,
+                ignored,
             } => {
                 write!(
                     f,
@@ -196,22 +219,24 @@ impl fmt::Display for Statement {
                     quote_ident(&value.0),
                     value.1
                 )?;
-                if let Some(c) = compression {
-                    write!(f, " WITH compression = {}", map_literal(c))?;
-                }
+                write_properties(f, compression.as_ref(), ignored)?;
                 f.write_str(";")
             }
             Statement::AlterTable {
                 keyspace,
                 table,
                 compression,
-            } => write!(
-                f,
-                "ALTER TABLE {}.{} WITH compression = {};",
-                quote_ident(keyspace),
-                quote_ident(table),
-                map_literal(compression)
-            ),
+                ignored,
+            } => {
+                write!(
+                    f,
+                    "ALTER TABLE {}.{}",
+                    quote_ident(keyspace),
+                    quote_ident(table)
+                )?;
+                write_properties(f, compression.as_ref(), ignored)?;
+                f.write_str(";")
+            }
             Statement::DropTable {
                 keyspace,
                 table,

@@ -127,6 +127,38 @@ pub(super) fn is_reserved(id: &str) -> bool {
     RESERVED.contains(&id)
 }
 
+/// What [`Parser::table_properties`] returns: the compression map if given, and the ignored
+/// properties with the text of their values.
+type TableProperties = (Option<BTreeMap<String, String>>, Vec<(String, String)>);
+
+/// Table properties of Cassandra 3 to 5, DSE and HCD that `DESC TABLE` prints and crypta has
+/// no use for: accepted, so that a schema pasted from a cluster runs, and reported as ignored
+/// (`Engine::execute_cql` logs a warning naming them). crypta keeps only `compression`; it
+/// checks the CRC of every chunk it reads whatever `crc_check_chance` says.
+pub(crate) const IGNORED_TABLE_PROPERTIES: &[&str] = &[
+    "additional_write_policy",
+    "allow_auto_snapshot",
+    "bloom_filter_fp_chance",
+    "caching",
+    "cdc",
+    "comment",
+    "compaction",
+    "crc_check_chance",
+    "dclocal_read_repair_chance",
+    "default_time_to_live",
+    "extensions",
+    "gc_grace_seconds",
+    "incremental_backups",
+    "max_index_interval",
+    "memtable",
+    "memtable_flush_period_in_ms",
+    "min_index_interval",
+    "nodesync",
+    "read_repair",
+    "read_repair_chance",
+    "speculative_retry",
+];
+
 struct Parser<'a> {
     src: &'a str,
     toks: Vec<Token>,
@@ -338,13 +370,12 @@ impl Parser<'_> {
             }
             let (keyspace, table) = self.qualified_table()?;
             self.keyword("with")?;
-            let compression = self
-                .table_properties()?
-                .ok_or_else(|| self.error("expected compression = {...}"))?;
+            let (compression, ignored) = self.table_properties()?;
             Ok(Statement::AlterTable {
                 keyspace,
                 table,
                 compression,
+                ignored,
             })
         } else if self.eat_keyword("drop") {
             if self.eat_keyword("table") || self.eat_keyword("columnfamily") {
@@ -527,10 +558,10 @@ impl Parser<'_> {
         }
         let key = columns.remove(key_index);
         let value = columns.remove(0);
-        let compression = if self.eat_keyword("with") {
+        let (compression, ignored) = if self.eat_keyword("with") {
             self.table_properties()?
         } else {
-            None
+            (None, Vec::new())
         };
         Ok(Statement::CreateTable {
             keyspace,
@@ -539,12 +570,17 @@ impl Parser<'_> {
             key: (key.0, key.1),
             value: (value.0, value.1),
             compression,
+            ignored,
         })
     }
 
-    /// `compression = {...} [AND ...]`; returns the compression map.
-    fn table_properties(&mut self) -> Result<Option<BTreeMap<String, String>>, CqlError> {
+    /// `property = value [AND ...]`: the compression map, and the Cassandra table properties
+    /// crypta ignores ([`IGNORED_TABLE_PROPERTIES`]) with the text of their values. Any other
+    /// property is refused, naming the closest known one: a misspelt `compression` must not
+    /// leave a table unencrypted.
+    fn table_properties(&mut self) -> Result<TableProperties, CqlError> {
         let mut compression = None;
+        let mut ignored: Vec<(String, String)> = Vec::new();
         loop {
             let at = self.peek().pos;
             let prop = self.ident("a table property")?;
@@ -555,13 +591,31 @@ impl Parser<'_> {
                         return Err(CqlError::at(self.src, at, "compression is given twice"));
                     }
                 }
+                known if IGNORED_TABLE_PROPERTIES.contains(&known) => {
+                    let start = self.peek().pos;
+                    self.property_value()?;
+                    let end = self.peek().pos;
+                    let text = self.src.get(start..end).unwrap_or_default().trim();
+                    if ignored.iter().any(|(n, _)| *n == prop) {
+                        return Err(CqlError::at(
+                            self.src,
+                            at,
+                            &format!("{prop} is given twice"),
+                        ));
+                    }
+                    ignored.push((prop.clone(), text.to_string()));
+                }
                 other => {
+                    let names = std::iter::once("compression")
+                        .chain(IGNORED_TABLE_PROPERTIES.iter().copied());
+                    let hint = match crypta_compression::closest_name(other, names) {
+                        Some(m) => format!("; did you mean '{m}'?"),
+                        None => String::new(),
+                    };
                     return Err(CqlError::at(
                         self.src,
                         at,
-                        &format!(
-                            "table property '{other}' is not supported by crypta (only compression)"
-                        ),
+                        &format!("unknown table property '{other}'{hint}"),
                     ));
                 }
             }
@@ -569,7 +623,26 @@ impl Parser<'_> {
                 break;
             }
         }
-        Ok(compression)
+        Ok((compression, ignored))
+    }
+
+    /// The value of an ignored table property: a string, number, boolean or map literal.
+    fn property_value(&mut self) -> Result<(), CqlError> {
+        match self.peek().kind.clone() {
+            Tok::Punct('{') => self.map().map(drop),
+            Tok::Str(_) | Tok::Number(_) => {
+                self.advance();
+                Ok(())
+            }
+            Tok::Ident {
+                text,
+                quoted: false,
+            } if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") => {
+                self.advance();
+                Ok(())
+            }
+            _ => Err(self.error("expected a string, number, boolean or map value")),
+        }
     }
 
     /// `{'k': 'v', 'n': 128, 'b': true}`; every value is kept as its text.

@@ -141,6 +141,113 @@ fn errors_point_at_the_position() {
     );
 }
 
+/// `DESC TABLE` output of Cassandra 4 and 5, DSE and HCD carries table properties crypta has
+/// no use for: they parse, with the text of each value, and print back; compression is kept
+/// as given. Unknown properties are still refused, a misspelt `compression` with a hint, and
+/// so are a repeated property and a value of no CQL literal form.
+#[test]
+fn cassandra_table_properties_are_accepted_and_listed_as_ignored() {
+    let s = parse(
+        "CREATE TABLE cycling.cyclist_name (
+    id uuid PRIMARY KEY,
+    firstname text
+) WITH additional_write_policy = '99p'
+    AND bloom_filter_fp_chance = 0.01
+    AND caching = {'keys': 'ALL', 'rows_per_partition': 'NONE'}
+    AND cdc = false
+    AND comment = ''
+    AND compaction = {'class': 'org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy', 'max_threshold': '32', 'min_threshold': '4'}
+    AND compression = {'class': 'Encryptor', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 128}
+    AND memtable = 'default'
+    AND crc_check_chance = 1.0
+    AND default_time_to_live = 0
+    AND extensions = {}
+    AND gc_grace_seconds = 864000
+    AND nodesync = {'enabled': 'true', 'incremental': 'true'}
+    AND speculative_retry = '99PERCENTILE';",
+    )
+    .unwrap();
+    let Statement::CreateTable {
+        compression,
+        ignored,
+        ..
+    } = &s
+    else {
+        panic!("{s:?}")
+    };
+    assert_eq!(
+        compression.as_ref().unwrap()["cipher_algorithm"],
+        "AES/ECB/PKCS5Padding"
+    );
+    let names: Vec<&str> = ignored.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "additional_write_policy",
+            "bloom_filter_fp_chance",
+            "caching",
+            "cdc",
+            "comment",
+            "compaction",
+            "memtable",
+            "crc_check_chance",
+            "default_time_to_live",
+            "extensions",
+            "gc_grace_seconds",
+            "nodesync",
+            "speculative_retry"
+        ]
+    );
+    assert_eq!(
+        ignored[2].1,
+        "{'keys': 'ALL', 'rows_per_partition': 'NONE'}"
+    );
+    assert_eq!(ignored[3].1, "false");
+    assert_eq!(ignored[4].1, "''");
+    assert_eq!(parse(&s.to_string()).unwrap(), s);
+
+    // ALTER with ignored properties only: no compression, and it prints back.
+    let s = parse("ALTER TABLE ks.t WITH gc_grace_seconds = 10 AND comment = 'it''s'").unwrap();
+    assert_eq!(
+        s,
+        Statement::AlterTable {
+            keyspace: "ks".into(),
+            table: "t".into(),
+            compression: None,
+            ignored: vec![
+                ("gc_grace_seconds".into(), "10".into()),
+                ("comment".into(), "'it''s'".into())
+            ],
+        }
+    );
+    assert_eq!(
+        s.to_string(),
+        "ALTER TABLE ks.t WITH gc_grace_seconds = 10 AND comment = 'it''s';"
+    );
+
+    for (bad, says) in [
+        (
+            "ALTER TABLE ks.t WITH gc_grace_seconds = 10 AND compresion = {'class': 'Encryptor'}",
+            "unknown table property 'compresion'; did you mean 'compression'?",
+        ),
+        (
+            "ALTER TABLE ks.t WITH durable_writes = true",
+            "unknown table property 'durable_writes'",
+        ),
+        (
+            "ALTER TABLE ks.t WITH comment = 'a' AND comment = 'b'",
+            "comment is given twice",
+        ),
+        (
+            "ALTER TABLE ks.t WITH gc_grace_seconds = forever",
+            "expected a string, number, boolean or map value",
+        ),
+    ] {
+        let e = parse(bad).unwrap_err();
+        assert!(e.message.contains(says), "{bad}: {e}");
+    }
+}
+
 #[test]
 fn replication_maps_are_checked_as_cassandra_does() {
     for ok in [

@@ -898,7 +898,34 @@ impl Inner {
         Ok(())
     }
 
+    /// Runs one statement; once it succeeded, warns about the table properties it ignored.
     fn execute(&self, stmt: &crate::cql::Statement) -> Result<String> {
+        let out = self.execute_statement(stmt)?;
+        if let crate::cql::Statement::CreateTable {
+            keyspace,
+            table,
+            ignored,
+            ..
+        }
+        | crate::cql::Statement::AlterTable {
+            keyspace,
+            table,
+            ignored,
+            ..
+        } = stmt
+            && !ignored.is_empty()
+        {
+            let names: Vec<&str> = ignored.iter().map(|(n, _)| n.as_str()).collect();
+            log::warn!(
+                "{keyspace}.{table}: ignored the table properties {} (crypta keeps only \
+                 compression)",
+                names.join(", ")
+            );
+        }
+        Ok(out)
+    }
+
+    fn execute_statement(&self, stmt: &crate::cql::Statement) -> Result<String> {
         let mut state = self.lock_state();
         let mut next = state.clone();
         let applied = schema::apply(&mut next, stmt)?;
