@@ -3,11 +3,12 @@
 
 use super::CqlError;
 
-/// One token with the byte offset where it starts.
+/// One token with the byte offsets where it starts and where it ends (exclusive).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Token {
     pub(crate) kind: Tok,
     pub(crate) pos: usize,
+    pub(crate) end: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +45,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, CqlError> {
                     quoted: false,
                 },
                 pos,
+                end: chars.peek().map_or(src.len(), |&(p, _)| p),
             });
         } else if c.is_ascii_digit()
             || (c == '-'
@@ -60,6 +62,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, CqlError> {
             out.push(Token {
                 kind: Tok::Number(text),
                 pos,
+                end: chars.peek().map_or(src.len(), |&(p, _)| p),
             });
         } else if c == '\'' || c == '"' {
             let quote = c;
@@ -96,12 +99,14 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, CqlError> {
                     Tok::Ident { text, quoted: true }
                 },
                 pos,
+                end: chars.peek().map_or(src.len(), |&(p, _)| p),
             });
         } else if "(){},:;.=[]<>*".contains(c) {
             chars.next();
             out.push(Token {
                 kind: Tok::Punct(c),
                 pos,
+                end: chars.peek().map_or(src.len(), |&(p, _)| p),
             });
         } else {
             return Err(CqlError::at(
@@ -114,6 +119,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, CqlError> {
     out.push(Token {
         kind: Tok::End,
         pos: src.len(),
+        end: src.len(),
     });
     Ok(out)
 }

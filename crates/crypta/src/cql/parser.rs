@@ -210,6 +210,7 @@ impl Parser<'_> {
             .unwrap_or(&Token {
                 kind: Tok::End,
                 pos: 0,
+                end: 0,
             })
     }
 
@@ -593,9 +594,8 @@ impl Parser<'_> {
                 }
                 known if IGNORED_TABLE_PROPERTIES.contains(&known) => {
                     let start = self.peek().pos;
-                    self.property_value()?;
-                    let end = self.peek().pos;
-                    let text = self.src.get(start..end).unwrap_or_default().trim();
+                    let end = self.property_value()?;
+                    let text = self.src.get(start..end).unwrap_or_default();
                     if ignored.iter().any(|(n, _)| *n == prop) {
                         return Err(CqlError::at(
                             self.src,
@@ -627,22 +627,29 @@ impl Parser<'_> {
     }
 
     /// The value of an ignored table property: a string, number, boolean or map literal.
-    fn property_value(&mut self) -> Result<(), CqlError> {
+    /// Returns where its last token ends (the value's text is the source up to there, without
+    /// a comment that follows it).
+    fn property_value(&mut self) -> Result<usize, CqlError> {
         match self.peek().kind.clone() {
-            Tok::Punct('{') => self.map().map(drop),
+            Tok::Punct('{') => {
+                self.map()?;
+            }
             Tok::Str(_) | Tok::Number(_) => {
                 self.advance();
-                Ok(())
             }
             Tok::Ident {
                 text,
                 quoted: false,
             } if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") => {
                 self.advance();
-                Ok(())
             }
-            _ => Err(self.error("expected a string, number, boolean or map value")),
+            _ => return Err(self.error("expected a string, number, boolean or map value")),
         }
+        Ok(self
+            .at
+            .checked_sub(1)
+            .and_then(|i| self.toks.get(i))
+            .map_or(self.src.len(), |t| t.end))
     }
 
     /// `{'k': 'v', 'n': 128, 'b': true}`; every value is kept as its text.

@@ -224,6 +224,13 @@ fn cassandra_table_properties_are_accepted_and_listed_as_ignored() {
         s.to_string(),
         "ALTER TABLE ks.t WITH gc_grace_seconds = 10 AND comment = 'it''s';"
     );
+    // A comment after a value is not part of it.
+    let s =
+        parse("ALTER TABLE ks.t WITH comment = 'x' -- why\n  AND gc_grace_seconds = 1").unwrap();
+    assert_eq!(
+        s.to_string(),
+        "ALTER TABLE ks.t WITH comment = 'x' AND gc_grace_seconds = 1;"
+    );
 
     for (bad, says) in [
         (
