@@ -630,26 +630,33 @@ impl Parser<'_> {
     /// Returns where its last token ends (the value's text is the source up to there, without
     /// a comment that follows it).
     fn property_value(&mut self) -> Result<usize, CqlError> {
-        match self.peek().kind.clone() {
-            Tok::Punct('{') => {
-                self.map()?;
-            }
-            Tok::Str(_) | Tok::Number(_) => {
-                self.advance();
-            }
-            Tok::Ident {
-                text,
-                quoted: false,
-            } if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") => {
-                self.advance();
-            }
-            _ => return Err(self.error("expected a string, number, boolean or map value")),
+        if self.peek().kind == Tok::Punct('{') {
+            self.map()?;
+        } else if self.scalar().is_none() {
+            return Err(self.error("expected a string, number, boolean or map value"));
         }
         Ok(self
             .at
             .checked_sub(1)
             .and_then(|i| self.toks.get(i))
             .map_or(self.src.len(), |t| t.end))
+    }
+
+    /// A string, number or boolean literal (`true`/`false` in any case), consumed, as its text
+    /// (a boolean in lowercase); `None`, consuming nothing, if the next token is none of those.
+    fn scalar(&mut self) -> Option<String> {
+        let text = match self.peek().kind.clone() {
+            Tok::Str(s) | Tok::Number(s) => s,
+            Tok::Ident {
+                text,
+                quoted: false,
+            } if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") => {
+                text.to_ascii_lowercase()
+            }
+            _ => return None,
+        };
+        self.advance();
+        Some(text)
     }
 
     /// `{'k': 'v', 'n': 128, 'b': true}`; every value is kept as its text.
@@ -669,19 +676,8 @@ impl Parser<'_> {
                 }
             };
             self.punct(':')?;
-            let v = match self.peek().kind.clone() {
-                Tok::Str(s) | Tok::Number(s) => {
-                    self.advance();
-                    s
-                }
-                Tok::Ident {
-                    text,
-                    quoted: false,
-                } if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") => {
-                    self.advance();
-                    text.to_ascii_lowercase()
-                }
-                _ => return Err(self.error("expected a string, number or boolean value")),
+            let Some(v) = self.scalar() else {
+                return Err(self.error("expected a string, number or boolean value"));
             };
             if map.insert(k.clone(), v).is_some() {
                 return Err(CqlError::at(
