@@ -285,6 +285,14 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
                 ExitCode::FAILURE
             })
         }
+        Command::Keys {
+            command: KeysCommand::Usage,
+        } => {
+            // Without opening the engine: it reads only what each file records, so it also
+            // answers while a KMIP group in use is down (the engine's startup would stop).
+            print_key_usage(&Engine::offline_key_usage(&load_config(config)?)?, out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Shell => {
             let engine = open(config)?;
             let all_ok = crate::shell::run(&engine, out)?;
@@ -623,23 +631,27 @@ fn keys(engine: &Engine, command: KeysCommand, out: &mut dyn Write) -> Res<()> {
                 return Err(format!("some hosts of {kmip_host} failed").into());
             }
         }
-        KeysCommand::Usage => {
-            let usage = engine.key_usage()?;
-            if usage.by_key.is_empty() && usage.unreadable.is_empty() {
-                writeln!(out, "no file needs any key")?;
-            }
-            for (id, files) in &usage.by_key {
-                writeln!(out, "{id}")?;
-                for f in files {
-                    writeln!(out, "    {}", f.display())?;
-                }
-            }
-            if !usage.unreadable.is_empty() {
-                writeln!(out, "unknown (key ids unreadable)")?;
-                for (f, reason) in &usage.unreadable {
-                    writeln!(out, "    {}: {reason}", f.display())?;
-                }
-            }
+        KeysCommand::Usage => print_key_usage(&engine.key_usage()?, out)?,
+    }
+    Ok(())
+}
+
+/// `keys usage`: each key id with the files that need it, then the files whose key ids could
+/// not be read.
+fn print_key_usage(usage: &crypta::KeyUsage, out: &mut dyn Write) -> Res<()> {
+    if usage.by_key.is_empty() && usage.unreadable.is_empty() {
+        writeln!(out, "no file needs any key")?;
+    }
+    for (id, files) in &usage.by_key {
+        writeln!(out, "{id}")?;
+        for f in files {
+            writeln!(out, "    {}", f.display())?;
+        }
+    }
+    if !usage.unreadable.is_empty() {
+        writeln!(out, "unknown (key ids unreadable)")?;
+        for (f, reason) in &usage.unreadable {
+            writeln!(out, "    {}: {reason}", f.display())?;
         }
     }
     Ok(())

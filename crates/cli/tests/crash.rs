@@ -41,9 +41,19 @@ fn sigkill_never_loses_an_acknowledged_write() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    // A soak run explores other kill points with CRYPTA_CRASH_SEED and CRYPTA_CRASH_ROUNDS;
+    // the seed is printed first (cargo test shows it with a failure), to rerun the same one.
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let seed = env("CRYPTA_CRASH_SEED", 0x9E37_79B9_7F4A_7C15).max(1);
+    let rounds = env("CRYPTA_CRASH_ROUNDS", 8);
+    eprintln!("crash test: seed {seed}, {rounds} rounds");
+    let mut rng = Rng(seed);
     let mut acked: BTreeMap<String, String> = BTreeMap::new();
-    let rounds = 8;
     for round in 0..rounds {
         let mut child = Command::new(BIN)
             .arg("--config")

@@ -11,7 +11,7 @@ use crypta_testkit::{KmipServer, Pki, STORE_PASSWORD, refused_port};
 #[test]
 fn keys_check_and_list_against_a_kmip_group() {
     let pki = Pki::new().unwrap();
-    let server = KmipServer::start(&pki).unwrap();
+    let mut server = KmipServer::start(&pki).unwrap();
     let (keystore, truststore) = pki.hcd_stores().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = init(dir.path());
@@ -80,5 +80,33 @@ fn keys_check_and_list_against_a_kmip_group() {
         text.lines()
             .any(|l| l.contains("AES/256") && l.contains("Active") && l.contains(" ks ")),
         "{text}"
+    );
+    let key_id = text
+        .lines()
+        .find(|l| l.contains("AES/256"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    // The server goes down: a command that opens the engine stops at its startup check,
+    // naming the group, but `keys usage` still answers (it reads what the files record).
+    let o = run(&config, &["flush"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    server.stop();
+    let o = run(&config, &["get", "ks.t", "k"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("kmip_group1"), "{err}");
+    let o = run(&config, &["keys", "usage"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut lines = text.lines();
+    assert!(
+        lines.any(|l| l.ends_with(&key_id)) && lines.next().is_some_and(|f| f.contains("ks-t-")),
+        "{key_id}: {text}"
     );
 }

@@ -35,7 +35,7 @@ mod file;
 mod replay;
 mod storage;
 
-pub use commit::{CommitLog, Position};
+pub use commit::{CommitLog, Position, segment_paths};
 pub use config::{
     CommitLogConfig, DEFAULT_SEGMENT_SIZE, DEFAULT_SYNC_PERIOD, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
     SyncMode,

@@ -459,3 +459,61 @@ fn desc_keyspace_output_recreates_the_keyspace() {
     assert!(f.execute_cql("DESC TABLE ks.e").is_err());
     f.close().unwrap();
 }
+
+/// `Engine::offline_key_usage` (what `crypta keys usage` runs, without opening the engine)
+/// lists the same SSTables under the same keys as the open engine's `key_usage`, takes the
+/// data directory's lock (refused while an engine holds it), and answers for a directory that
+/// was never used.
+#[test]
+fn offline_key_usage_lists_what_the_open_engine_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), true, "");
+    let e = Engine::open(cfg.clone()).unwrap();
+    e.execute_cql(KS).unwrap();
+    e.execute_cql("CREATE TABLE ks.a (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor', 'cipher_algorithm': 'AES/CBC/PKCS5Padding', 'secret_key_strength': 128}").unwrap();
+    e.execute_cql("CREATE TABLE ks.b (id text PRIMARY KEY, v text) WITH compression = {'class': 'EncryptingDeflateCompressor', 'cipher_algorithm': 'AES/ECB/PKCS5Padding', 'secret_key_strength': 256}").unwrap();
+    e.execute_cql(
+        "CREATE TABLE ks.c (id text PRIMARY KEY, v text) WITH compression = {'enabled': 'false'}",
+    )
+    .unwrap();
+    for t in ["ks.a", "ks.b", "ks.c"] {
+        e.put(t, b"k1", b"v").unwrap();
+        e.flush(&[]).unwrap();
+        e.put(t, b"k2", b"v").unwrap();
+    }
+    e.flush(&[]).unwrap();
+    let live = e.key_usage().unwrap();
+    let err = Engine::offline_key_usage(&cfg).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    e.close().unwrap();
+
+    // The SSTables' part (the commit log's last segment goes when the engine closes).
+    let data = &cfg.data_directory;
+    let sstables = |u: &crypta::KeyUsage| -> Vec<(String, Vec<std::path::PathBuf>)> {
+        u.by_key
+            .iter()
+            .map(|(id, files)| {
+                let mut f: Vec<_> = files
+                    .iter()
+                    .filter(|p| p.starts_with(data))
+                    .cloned()
+                    .collect();
+                f.sort();
+                (id.to_string(), f)
+            })
+            .filter(|(_, f)| !f.is_empty())
+            .collect()
+    };
+    let offline = Engine::offline_key_usage(&cfg).unwrap();
+    assert!(offline.unreadable.is_empty(), "{offline:?}");
+    assert_eq!(sstables(&offline), sstables(&live));
+    // Two keys (one per algorithm and strength), each needed by its table's two SSTables;
+    // the plaintext table's files need none.
+    let listed = sstables(&offline);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|(_, f)| f.len() == 2), "{listed:?}");
+
+    let unused = tempfile::tempdir().unwrap();
+    let empty = Engine::offline_key_usage(&config(unused.path(), true, "")).unwrap();
+    assert!(empty.by_key.is_empty() && empty.unreadable.is_empty());
+}

@@ -38,6 +38,7 @@ use crate::{
     SealInfo, SyncMode, create_log_dir, record_header, remove_log_file,
 };
 pub(crate) use recover::check_id as check_segment_id;
+pub use segments::segment_paths;
 pub(crate) use segments::{list_segments, segment_file_name};
 use state::{Encoded, Run, State};
 

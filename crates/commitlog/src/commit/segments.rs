@@ -33,6 +33,12 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, CommitLog
     Ok(v)
 }
 
+/// The commit log segments in `dir`, oldest first: what a reader that does not open the log
+/// (`crypta keys usage` without an engine) lists.
+pub fn segment_paths(dir: &Path) -> Result<Vec<PathBuf>, CommitLogError> {
+    Ok(list_segments(dir)?.into_iter().map(|(_, p)| p).collect())
+}
+
 /// The id of the first segment a log opened now writes: after every existing one, and at
 /// least the time in milliseconds, so that ids keep growing across restarts even when every
 /// segment was discarded (positions the engine persisted stay comparable).

@@ -333,6 +333,15 @@ impl Engine {
         keyusage::collect(&self.inner)
     }
 
+    /// As [`Engine::key_usage`], for the engine of `config` without opening it: reads the
+    /// manifest, the SSTables it lists, the commit log segments and the hint files, without a
+    /// key and without the startup check of the KMIP groups in use, so it answers while their
+    /// servers are down. Takes the data directory's lock while it reads (refused while an
+    /// engine has it open, as a second opener is).
+    pub fn offline_key_usage(config: &Config) -> Result<KeyUsage> {
+        keyusage::collect_offline(config)
+    }
+
     /// Destroys a key (of provider `provider`, as `crypta keys list` names them, or the only
     /// one that has it), refusing while any live file needs it unless `force`.
     pub fn destroy_key(

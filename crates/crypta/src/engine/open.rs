@@ -31,16 +31,9 @@ fn make_dir(path: &Path) -> Result<()> {
         })
 }
 
-pub(super) fn open(config: Config) -> Result<Engine> {
-    for d in [
-        &config.data_directory,
-        &config.commitlog_directory,
-        &config.hints_directory,
-        &config.system_key_directory,
-    ] {
-        make_dir(d)?;
-    }
-    let data_dir = config.data_directory.clone();
+/// Takes the data directory's exclusive lock (`LOCK`, held while the file stays open): one
+/// engine, or one reader of its files, at a time.
+pub(super) fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
     let lock_path = data_dir.join("LOCK");
     let lock = OpenOptions::new()
         .create(true)
@@ -54,10 +47,24 @@ pub(super) fn open(config: Config) -> Result<Engine> {
         })?;
     if lock.try_lock().is_err() {
         return Err(Error::Locked {
-            dir: data_dir,
+            dir: data_dir.to_path_buf(),
             lock: lock_path,
         });
     }
+    Ok(lock)
+}
+
+pub(super) fn open(config: Config) -> Result<Engine> {
+    for d in [
+        &config.data_directory,
+        &config.commitlog_directory,
+        &config.hints_directory,
+        &config.system_key_directory,
+    ] {
+        make_dir(d)?;
+    }
+    let data_dir = config.data_directory.clone();
+    let lock = lock_data_dir(&data_dir)?;
 
     let keys = Arc::new(KeyRegistry::new(&config.local_key_file())?);
     let mut live_kmip = std::collections::BTreeMap::new();
