@@ -36,6 +36,20 @@ fn a_damaged_segment_stops_open_unless_told_to_skip_it() {
     bytes[mid] ^= 0x01;
     std::fs::write(first, &bytes).unwrap();
 
+    // `keys usage` (without opening the engine) lists the damaged segment as unknown and
+    // the other segments under the system key.
+    let usage = Engine::offline_key_usage(&config(dir.path(), true, small)).unwrap();
+    assert_eq!(
+        usage.unreadable.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        [first],
+        "{usage:?}"
+    );
+    let listed: Vec<_> = usage.by_key.values().flatten().collect();
+    assert!(
+        segments[1..].iter().all(|s| listed.contains(&s)),
+        "{usage:?}"
+    );
+
     let err = match Engine::open(config(dir.path(), true, small)) {
         Err(e) => e,
         Ok(_) => panic!("a damaged segment must stop the engine from opening"),

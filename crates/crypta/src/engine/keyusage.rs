@@ -14,8 +14,8 @@ use crate::{Config, Result};
 pub struct KeyUsage {
     /// Key id to files (SSTables, commit log segments, hint files).
     pub by_key: BTreeMap<KeyId, Vec<PathBuf>>,
-    /// Live files whose key ids could not be read, and why (SSTables of unavailable tables
-    /// only: the others were read when they opened).
+    /// Live files whose key ids could not be read, and why: SSTables of unavailable tables
+    /// (the others were read when they opened), or damaged commit log segments and hint files.
     pub unreadable: Vec<(PathBuf, String)>,
 }
 
@@ -130,9 +130,14 @@ impl KeyUsage {
                     });
                 }
             };
-            let summary = crypta_commitlog::summarize_file(&path, kind, &bytes)?;
-            for id in summary.key_ids {
-                self.add(id, path.clone());
+            // A damaged log file is listed as unknown, like an unreadable SSTable: the others
+            // still answer, and `keys destroy` refuses without `--force`.
+            match crypta_commitlog::summarize_file(&path, kind, &bytes) {
+                Ok(summary) => summary
+                    .key_ids
+                    .into_iter()
+                    .for_each(|id| self.add(id, path.clone())),
+                Err(e) => self.unreadable.push((path, e.to_string())),
             }
         }
         Ok(())
