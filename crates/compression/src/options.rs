@@ -235,6 +235,35 @@ impl CompressionOptions {
                 ));
             }
         }
+        // As Cassandra: `'enabled': 'false'` stands alone. Given with a class or encryption
+        // options it would silently leave the table in plaintext.
+        if !enabled && let Some((k, v)) = map.iter().find(|(k, _)| k.as_str() != "enabled") {
+            return Err(invalid(
+                "enabled",
+                "false",
+                &format!(
+                    "no other option may be given with it (as in Cassandra), and '{k}' is                      ({v:?}): remove 'enabled' to compress or encrypt, or the other options                      for neither"
+                ),
+            ));
+        }
+        // DSE's `sstable_compression` and Cassandra's `class` name the same thing: both may
+        // be given only if they agree, so that neither silently overrides an encrypting one.
+        if let (Some(c), Some(s)) = (get("class"), get("sstable_compression")) {
+            let same = match (c.is_empty(), s.is_empty()) {
+                (true, true) => true,
+                (false, false) => CodecClass::parse(c)? == CodecClass::parse(s)?,
+                _ => false,
+            };
+            if !same {
+                return Err(invalid(
+                    "sstable_compression",
+                    s,
+                    &format!(
+                        "'class' is given too and names another class ({c:?}); give one of                          them"
+                    ),
+                ));
+            }
+        }
         let class_name = get("class").or_else(|| get("sstable_compression"));
         let class = match (enabled, class_name) {
             (false, _) => CodecClass::Disabled,

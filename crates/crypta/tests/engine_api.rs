@@ -224,6 +224,30 @@ fn names_and_writes_the_engine_refuses() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("1 to 48"), "{err}");
+    // Compression maps that would drop a named encrypting class are refused, in CREATE and
+    // in ALTER (an audit found each left a table in plaintext without a word).
+    e.execute_cql("CREATE TABLE ks.enc (id text PRIMARY KEY, v text) WITH compression = {'class': 'Encryptor'}")
+        .unwrap();
+    for bad in [
+        "CREATE TABLE ks.p1 (id text PRIMARY KEY, v text) WITH compression = {'enabled': 'false', 'class': 'Encryptor'}",
+        "CREATE TABLE ks.p2 (id text PRIMARY KEY, v text) WITH compression = {'sstable_compression': 'Encryptor', 'class': 'LZ4Compressor'}",
+        "CREATE TABLE ks.p3 (id text PRIMARY KEY, v text) WITH compression = {'sstable_compression': 'com.datastax.bdp.cassandra.crypto.Encryptor', 'class': ''}",
+        "ALTER TABLE ks.enc WITH compression = {'class': 'Encryptor', 'enabled': 'false'}",
+    ] {
+        let err = e.execute_cql(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("'enabled'") || err.contains("sstable_compression"),
+            "{bad}: {err}"
+        );
+    }
+    assert!(
+        e.execute_cql("DESC TABLE ks.enc")
+            .unwrap()
+            .contains("'class': 'Encryptor'")
+    );
+    for t in ["p1", "p2", "p3"] {
+        assert!(e.execute_cql(&format!("DESC TABLE ks.{t}")).is_err());
+    }
     // Quoted names that are valid keep their case.
     e.execute_cql("CREATE TABLE ks.\"Mixed_Case\" (id text PRIMARY KEY, v text)")
         .unwrap();

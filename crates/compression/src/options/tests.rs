@@ -78,6 +78,57 @@ fn disabled_and_plain_classes() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cipher_algorithm"), "{err}");
+    // 'enabled': 'false' stands alone, as in Cassandra: with a class or encryption options it
+    // would leave the table in plaintext without a word.
+    for pairs in [
+        &[("enabled", "false"), ("class", "Encryptor")][..],
+        &[
+            ("class", "EncryptingDeflateCompressor"),
+            ("enabled", "FALSE"),
+        ],
+        &[
+            ("class", "Encryptor"),
+            ("enabled", "false"),
+            ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
+        ],
+        &[("enabled", "false"), ("chunk_length_kb", "4")],
+    ] {
+        let err = parse(pairs).unwrap_err().to_string();
+        assert!(
+            err.contains("'enabled'") && err.contains("no other option may be given"),
+            "{pairs:?}: {err}"
+        );
+    }
+    // class and DSE's sstable_compression must agree when both are given.
+    for pairs in [
+        &[
+            ("sstable_compression", "Encryptor"),
+            ("class", "LZ4Compressor"),
+        ][..],
+        &[
+            (
+                "sstable_compression",
+                "com.datastax.bdp.cassandra.crypto.Encryptor",
+            ),
+            ("class", ""),
+        ],
+        &[("class", "Encryptor"), ("sstable_compression", "")],
+    ] {
+        let err = parse(pairs).unwrap_err().to_string();
+        assert!(
+            err.contains("sstable_compression") && err.contains("names another class"),
+            "{pairs:?}: {err}"
+        );
+    }
+    let o = parse(&[
+        (
+            "sstable_compression",
+            "com.datastax.bdp.cassandra.crypto.Encryptor",
+        ),
+        ("class", "Encryptor"),
+    ])
+    .unwrap();
+    assert_eq!(o.class, CodecClass::Encryptor);
     assert!(parse(&[]).is_err());
 }
 
