@@ -235,14 +235,24 @@ impl CompressionOptions {
                 ));
             }
         }
-        // As Cassandra: `'enabled': 'false'` stands alone. Given with a class or encryption
-        // options it would silently leave the table in plaintext.
-        if !enabled && let Some((k, v)) = map.iter().find(|(k, _)| k.as_str() != "enabled") {
+        // As Cassandra: `'enabled': 'false'` takes no class and no encryption option. Given
+        // with one it would silently leave the table in plaintext. (The chunk length and
+        // crc_check_chance may stay: crypta chunks plaintext tables too.)
+        if !enabled
+            && let Some((k, v)) = map.iter().find(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "enabled" | "chunk_length_kb" | "chunk_length_in_kb" | "crc_check_chance"
+                )
+            })
+        {
             return Err(invalid(
                 "enabled",
                 "false",
                 &format!(
-                    "no other option may be given with it (as in Cassandra), and '{k}' is                      ({v:?}): remove 'enabled' to compress or encrypt, or the other options                      for neither"
+                    "no class or encryption option may be given with it (as in Cassandra), and \
+                     '{k}' is ({v:?}): remove 'enabled' to compress or encrypt, or '{k}' for \
+                     neither"
                 ),
             ));
         }
@@ -259,7 +269,7 @@ impl CompressionOptions {
                     "sstable_compression",
                     s,
                     &format!(
-                        "'class' is given too and names another class ({c:?}); give one of                          them"
+                        "'class' is given too and names another class ({c:?}); give one of them"
                     ),
                 ));
             }

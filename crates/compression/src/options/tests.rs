@@ -91,14 +91,22 @@ fn disabled_and_plain_classes() {
             ("enabled", "false"),
             ("cipher_algorithm", "AES/CBC/PKCS5Padding"),
         ],
-        &[("enabled", "false"), ("chunk_length_kb", "4")],
+        &[("enabled", "false"), ("sstable_compression", "Encryptor")],
+        &[("enabled", "false"), ("secret_key_strength", "256")],
     ] {
         let err = parse(pairs).unwrap_err().to_string();
         assert!(
-            err.contains("'enabled'") && err.contains("no other option may be given"),
+            err.contains("'enabled'") && err.contains("no class or encryption option"),
             "{pairs:?}: {err}"
         );
     }
+    // The chunk length stays meaningful: plaintext tables are chunked too.
+    assert_eq!(
+        parse(&[("enabled", "false"), ("chunk_length_kb", "4")])
+            .unwrap()
+            .class,
+        CodecClass::Disabled
+    );
     // class and DSE's sstable_compression must agree when both are given.
     for pairs in [
         &[
