@@ -132,3 +132,41 @@ fn a_table_whose_file_does_not_open_is_unavailable_alone() {
         e.verify(&[]).unwrap();
     }
 }
+
+/// The local key file moved away (not its directory): the engine opens (the tables under
+/// its keys unavailable, so that they can still be dropped), but makes no new key file where
+/// one was: the first write, whose commit log record needs a key under
+/// system_info_encryption, fails saying what happened (an audit found a new key file made
+/// there, and writes acknowledged under its key lost once the old file was restored).
+/// Restored, everything reads back and writes go on.
+#[test]
+fn a_moved_key_file_is_not_replaced_by_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), true);
+    e.execute_cql(KS).unwrap();
+    e.execute_cql(ENC).unwrap();
+    e.execute_cql("CREATE TABLE ks.plain (id text PRIMARY KEY, v text) WITH compression = {'enabled': 'false'}")
+        .unwrap();
+    e.put("ks.enc", b"k", b"v").unwrap();
+    e.flush(&[]).unwrap();
+    let key_file = e.config().local_key_file();
+    e.close().unwrap();
+
+    let aside = key_file.with_extension("moved");
+    std::fs::rename(&key_file, &aside).unwrap();
+    let e = open(dir.path(), true);
+    unavailable(e.get("ks.enc", b"k"), "does not exist");
+    let err = e.put("ks.plain", b"p", b"q").unwrap_err().to_string();
+    assert!(
+        err.contains("does not exist, but its lock file") && err.contains("restore it"),
+        "{err}"
+    );
+    assert!(!key_file.exists());
+    drop(e);
+
+    std::fs::rename(&aside, &key_file).unwrap();
+    let e = open(dir.path(), true);
+    assert_eq!(e.get("ks.enc", b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    e.put("ks.plain", b"p", b"q").unwrap();
+    e.close().unwrap();
+}

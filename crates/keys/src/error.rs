@@ -131,6 +131,21 @@ pub enum KeyError {
         mode: u32,
     },
 
+    /// A new key file would be made where one existed before: the file is missing but the
+    /// lock file that every update of it leaves beside it is there.
+    #[error(
+        "key file {} does not exist, but its lock file {} does: the key file was moved or deleted after keys were made in it, and a new one would not hold them; restore it from backup (data under its keys cannot be read without it); if those keys are lost for good, delete {} and crypta will make a new key file",
+        path.display(),
+        lock.display(),
+        lock.display()
+    )]
+    KeyFileMissing {
+        /// The key file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+    },
+
     /// The key file disappeared while this process knew keys from it.
     #[error(
         "key file {} disappeared while it held {keys} keys; refusing to start a new one that would lose them (restore it from backup)",

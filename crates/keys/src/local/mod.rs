@@ -85,7 +85,9 @@ impl State {
 impl LocalKeyProvider {
     /// Opens the key file at `path` (created, mode 0600, when the first key is made; its
     /// directory is created mode 0700 if missing). An existing file must be a valid key file
-    /// readable by its owner only.
+    /// readable by its owner only. A key file is made only where none was before: a missing
+    /// file whose lock file (`<file>.lock`, left by every update) is still there is refused
+    /// ([`KeyError::KeyFileMissing`]).
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, KeyError> {
         let path = path.into();
         let (entries, stamp) = match file::load(&path)? {
@@ -182,16 +184,28 @@ impl LocalKeyProvider {
                 .create(&dir)
                 .map_err(|e| io("creating the directory of", e))?;
         }
+        // Every update leaves the lock file behind: if it is there but the key file is not,
+        // the key file was moved or deleted after keys were made in it.
+        let lock_path = file::lock_path(&self.path);
+        let lock_existed = lock_path.exists();
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .open(file::lock_path(&self.path))
+            .open(&lock_path)
             .map_err(|e| io("opening the lock of", e))?;
         lock.lock().map_err(|e| io("locking", e))?;
         let mut state = self.write_state();
         self.reload(&mut state)?;
+        if lock_existed && state.stamp.is_none() {
+            // Making a new key file here would hide the loss, and a restored file would then
+            // lose whatever the new one's keys encrypted.
+            return Err(KeyError::KeyFileMissing {
+                path: self.path.clone(),
+                lock: lock_path,
+            });
+        }
         let mut entries = state.entries.clone();
         let out = change(&mut entries)?;
         let stamp = file::store(&self.path, &entries)?;

@@ -104,6 +104,19 @@ fn destroy_needs_revoke_first_and_then_reads_fail_clearly() {
     let fresh = provider(&dir);
     let err = fresh.key_by_id(k.id()).unwrap_err().to_string();
     assert!(err.contains("(the file does not exist)"), "{err}");
+    // ... and makes no new key file where one was (its lock file says so): a restored file
+    // would otherwise lose what the new one's keys encrypted.
+    let err = fresh
+        .current_key(&spec(Algorithm::Rc2, 64, None))
+        .unwrap_err();
+    assert!(matches!(err, KeyError::KeyFileMissing { .. }), "{err}");
+    assert!(err.to_string().contains("restore it from backup"), "{err}");
+    assert!(!fresh.path().exists());
+    // Deleting the lock file says the old keys are lost for good: a new file is made.
+    fs::remove_file(file::lock_path(fresh.path())).unwrap();
+    let new = fresh.current_key(&spec(Algorithm::Rc2, 64, None)).unwrap();
+    assert_ne!(new.id(), k.id());
+    assert!(fresh.path().is_file());
 }
 
 #[test]
