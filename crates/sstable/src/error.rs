@@ -70,8 +70,9 @@ pub enum SstableError {
         source: std::io::Error,
     },
 
-    /// The file does not start or end with the SSTable magic: not an SSTable, or truncated.
-    #[error("{} is not a crypta SSTable: bad magic in the {component} at offset {offset}", file.display())]
+    /// The file does not start or end with the SSTable magic: not an SSTable (the header's is
+    /// checked first), or one truncated or damaged at its end (its header's magic is right).
+    #[error("{}", bad_magic(file, *component, *offset))]
     BadMagic {
         /// The file.
         file: PathBuf,
@@ -227,3 +228,17 @@ pub enum SstableError {
 
 /// The crate's result type.
 pub type Result<T, E = SstableError> = std::result::Result<T, E>;
+
+fn bad_magic(file: &std::path::Path, component: Component, offset: u64) -> String {
+    match component {
+        Component::Footer => format!(
+            "{} is a crypta SSTable truncated or damaged at its end: no footer magic at offset \
+             {offset} (its header is intact; restore the file, or drop or rewrite its table)",
+            file.display()
+        ),
+        _ => format!(
+            "{} is not a crypta SSTable: bad magic in the {component} at offset {offset}",
+            file.display()
+        ),
+    }
+}

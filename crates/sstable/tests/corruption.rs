@@ -201,9 +201,25 @@ fn corrupt_files_on_disk_fail_through_the_mapped_reader() {
             "{err}"
         );
     }
-    // A truncated file on disk.
+    // A truncated file on disk: said to be a truncated SSTable (its header is intact), not
+    // something else.
     let path = dir.path().join("short.db");
     std::fs::write(&path, &f.bytes[..f.bytes.len() / 2]).unwrap();
-    assert!(Sstable::open(&path, f.keys.clone(), None).is_err());
-    assert!(crypta_sstable::key_ids(&path).is_err());
+    for err in [
+        Sstable::open(&path, f.keys.clone(), None).unwrap_err(),
+        crypta_sstable::key_ids(&path).unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(
+            text.contains("short.db is a crypta SSTable truncated or damaged at its end"),
+            "{text}"
+        );
+    }
+    // A file that is no SSTable at all says so.
+    let other = dir.path().join("other.db");
+    std::fs::write(&other, vec![b'x'; f.bytes.len()]).unwrap();
+    let text = Sstable::open(&other, f.keys.clone(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("other.db is not a crypta SSTable"), "{text}");
 }
