@@ -3,6 +3,7 @@
 use std::error::Error;
 use std::io::{IsTerminal, Write};
 use std::ops::Bound;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -238,9 +239,11 @@ fn init(dir: &Path, out: &mut dyn Write) -> Res<()> {
     let dir = std::fs::canonicalize(dir)
         .map_err(|e| format!("cannot resolve directory {}: {e}", dir.display()))?;
     let path = dir.join("crypta.yaml");
+    // Owner only: the file takes hcd.yaml's kmip_hosts sections, keystore passwords included.
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(&path)
     {
         Ok(f) => f,

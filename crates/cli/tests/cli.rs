@@ -93,6 +93,26 @@ fn newcomer_session() {
     ok(&config, &["delete", "test.encryption_test", "k1"]);
     assert_eq!(ok(&config, &["scan", "test.encryption_test"]), "k2\ttwo\n");
     ok(&config, &["flush"]);
+    // Every file crypta made is its owner's only: crypta.yaml (it takes keystore passwords),
+    // SSTables, the manifest and the lock, as the key file and the logs.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut files = vec![config.clone()];
+        for d in ["data", "commitlog", "keys"] {
+            for e in std::fs::read_dir(dir.path().join(d)).unwrap() {
+                files.push(e.unwrap().path());
+            }
+        }
+        assert!(
+            files
+                .iter()
+                .any(|f| f.extension().is_some_and(|x| x == "db"))
+        );
+        for f in files {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", f.display());
+        }
+    }
     let desc = ok(&config, &["cql", "DESC TABLE test.encryption_test"]);
     assert!(
         desc.contains("'cipher_algorithm': 'AES/ECB/PKCS5Padding'"),

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crypta_keys::wire::{Reader, WriteLe};
@@ -182,6 +183,7 @@ pub fn store(dir: &Path, state: &ManifestState) -> Result<(), ManifestError> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(&tmp)
         .map_err(|e| io("creating", e))?;
     f.write_all(&out).map_err(|e| io("writing", e))?;

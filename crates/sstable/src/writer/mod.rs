@@ -15,6 +15,7 @@ mod section;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::num::NonZeroUsize;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -169,9 +170,12 @@ impl SstableWriter {
             operation,
             source,
         };
+        // Owner only, like the commit log and the key file: a plaintext table's file holds
+        // its rows, and a copy of any keeps the mode.
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp_path)
             .map_err(|e| io("creating", e))?;
         let dir = parent(&path);
