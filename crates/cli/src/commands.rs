@@ -296,10 +296,14 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
             print_key_usage(&Engine::offline_key_usage(&load_config(config)?)?, out)?;
             Ok(ExitCode::SUCCESS)
         }
+        // The engine is closed whatever the command gave (a failed command left its empty
+        // commit log segment behind otherwise); the command's error comes first.
         Command::Shell => {
             let engine = open(config)?;
-            let all_ok = crate::shell::run(&engine, out)?;
-            engine.close()?;
+            let all_ok = crate::shell::run(&engine, out);
+            let closed = engine.close();
+            let all_ok = all_ok?;
+            closed?;
             Ok(if all_ok {
                 ExitCode::SUCCESS
             } else {
@@ -308,8 +312,10 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
         }
         other => {
             let engine = open(config)?;
-            let code = execute(&engine, other, out)?;
-            engine.close()?;
+            let code = execute(&engine, other, out);
+            let closed = engine.close();
+            let code = code?;
+            closed?;
             Ok(code)
         }
     }

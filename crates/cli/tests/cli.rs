@@ -77,6 +77,13 @@ fn newcomer_session() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("line 1, column") && err.contains('^'), "{err}");
+    // A failed command closes the engine too, deleting the segments before its own (they
+    // piled up, one per failed command, until a command succeeded).
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("commitlog"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.len() <= 1, "{left:?}");
 
     ok(
         &config,
