@@ -296,29 +296,27 @@ pub fn run(config: &Path, command: Command, out: &mut dyn Write) -> Res<ExitCode
             print_key_usage(&Engine::offline_key_usage(&load_config(config)?)?, out)?;
             Ok(ExitCode::SUCCESS)
         }
-        // The engine is closed whatever the command gave (a failed command left its empty
-        // commit log segment behind otherwise); the command's error comes first.
         Command::Shell => {
-            let engine = open(config)?;
-            let all_ok = crate::shell::run(&engine, out);
-            let closed = engine.close();
-            let all_ok = all_ok?;
-            closed?;
+            let all_ok = with_engine(config, |engine| crate::shell::run(engine, out))?;
             Ok(if all_ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
         }
-        other => {
-            let engine = open(config)?;
-            let code = execute(&engine, other, out);
-            let closed = engine.close();
-            let code = code?;
-            closed?;
-            Ok(code)
-        }
+        other => with_engine(config, |engine| execute(engine, other, out)),
     }
+}
+
+/// Opens the engine of `config`, runs `f` on it and closes it whatever `f` gave (a failed
+/// command left its empty commit log segment behind otherwise); `f`'s error comes first.
+fn with_engine<T>(config: &Path, f: impl FnOnce(&Engine) -> Res<T>) -> Res<T> {
+    let engine = open(config)?;
+    let result = f(&engine);
+    let closed = engine.close();
+    let value = result?;
+    closed?;
+    Ok(value)
 }
 
 fn bound(b: Option<&String>, inclusive: bool) -> Bound<&[u8]> {
